@@ -1,0 +1,57 @@
+"""spaCy extension attributes set by clinlink components, registered once.
+
+Every stored value is plain data (str, float, bool, lists, dicts), so docs
+round-trip through ``DocBin(store_user_data=True)``.
+
+Span (entities):
+    section          canonical section name ("findings", "family_history", ...) or ""
+    concept_id       linked concept id ("HP:0002202") or None (NIL)
+    concept_name     preferred name of the linked concept
+    score            linking score in [0, 1]
+    candidates       [[concept_id, name, score], ...], best first
+    codes            {"UMLS": [...], "SNOMEDCT": [...], "ICD10CM": [...], "HPO": [...]}
+    assertion        present | absent | possible | conditional | hypothetical | family
+    historical       True when the mention is about the past
+    assertion_cues   [[start_char, end_char, cue text, category], ...] that decided it
+Doc:
+    sections         [[start_char, end_char, section name, header text], ...]
+    concept_set      ConceptSet as a dict (see clinlink.similarity)
+"""
+
+from __future__ import annotations
+
+from spacy.tokens import Doc, Span
+
+SPAN_DEFAULTS: dict[str, object] = {
+    "concept_id": None,
+    "concept_name": None,
+    "score": None,
+    "candidates": None,
+    "codes": None,
+    "assertion": "present",
+    "historical": False,
+    "assertion_cues": None,
+}
+DOC_DEFAULTS: dict[str, object] = {"sections": None, "concept_set": None}
+
+
+def section_of(span: Span) -> str:
+    """The name of the section a span starts in ("" when the doc has no sections)."""
+    sections = span.doc._.sections or ()
+    start = span.start_char
+    for section_start, section_end, name, *_ in sections:
+        if section_start <= start < section_end:
+            return name
+    return ""
+
+
+def register_extensions() -> None:
+    """Register every clinlink extension; safe to call many times."""
+    for name, default in SPAN_DEFAULTS.items():
+        if not Span.has_extension(name):
+            Span.set_extension(name, default=default)
+    if not Span.has_extension("section"):
+        Span.set_extension("section", getter=section_of)
+    for name, default in DOC_DEFAULTS.items():
+        if not Doc.has_extension(name):
+            Doc.set_extension(name, default=default)

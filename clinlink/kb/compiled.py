@@ -1,0 +1,205 @@
+"""The compiled knowledge base: a directory with a manifest, the concepts and later indexes.
+
+Layout::
+
+    <kb dir>/manifest.json   sources (files, versions, sha256, options, counts), artifacts
+    <kb dir>/concepts.pkl    the concepts (pickle protocol 5)
+    <kb dir>/<artifact>/...  indexes added by later stages (see :func:`register_artifact`)
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import logging
+import os
+import pickle
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from clinlink.errors import KnowledgeBaseError
+from clinlink.kb.concept import Concept
+from clinlink.kb.config import OntologyConfig, read_config
+from clinlink.kb.knowledge_base import KnowledgeBase
+from clinlink.kb.loaders import loader
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+CONCEPTS = "concepts.pkl"
+
+
+def clinlink_home() -> Path:
+    """Root of clinlink's caches: ``$CLINLINK_HOME`` or the user cache dir."""
+    override = os.environ.get("CLINLINK_HOME")
+    if override:
+        return Path(override).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("clinlink"))
+
+
+def default_kb_dir(config_name: str = "default") -> Path:
+    return clinlink_home() / "kb" / config_name
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _source_fingerprint(config: OntologyConfig) -> list[dict[str, Any]]:
+    fingerprints = []
+    for source in config.sources:
+        path = source.resolved_path()
+        module = loader(source.type)
+        files = [
+            {"path": str(f), "size": f.stat().st_size, "sha256": sha256_file(f)}
+            for f in module.input_files(path)
+        ]
+        fingerprints.append(
+            {"name": source.name, "type": source.type, "path": str(path), "options": source.options, "files": files}
+        )
+    return fingerprints
+
+
+def read_manifest(kb_dir: Path) -> dict[str, Any]:
+    path = Path(kb_dir) / MANIFEST
+    if not path.exists():
+        raise KnowledgeBaseError(f"{path}: no compiled knowledge base here (run 'clinlink kb build')")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise KnowledgeBaseError(f"{path}: unreadable manifest ({error}); rebuild with 'clinlink kb build'") from error
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise KnowledgeBaseError(f"{path}: format {manifest.get('format_version')} is not {FORMAT_VERSION}; rebuild")
+    return manifest
+
+
+def is_stale(kb_dir: Path, config: OntologyConfig) -> bool:
+    """True when the KB is missing or any input file or option changed since it was built."""
+    try:
+        manifest = read_manifest(kb_dir)
+    except KnowledgeBaseError:
+        return True
+    built = [{k: s[k] for k in ("name", "type", "path", "options", "files")} for s in manifest.get("sources", [])]
+    return built != _source_fingerprint(config)
+
+
+def build_kb(config: str | Path | OntologyConfig | None = None, out: Path | None = None, force: bool = False) -> Path:
+    """Compile the sources of an ontology config into ``out``; skip when nothing changed."""
+    config = config if isinstance(config, OntologyConfig) else read_config(config)
+    out = Path(out) if out else default_kb_dir(config.name)
+    fingerprints = _source_fingerprint(config)
+    if not force and not is_stale(out, config):
+        log.info("knowledge base at %s is up to date", out)
+        return out
+    started = time.perf_counter()
+    concepts: list[Concept] = []
+    for source, fingerprint in zip(config.sources, fingerprints):
+        module = loader(source.type)
+        loaded = module.load(source.resolved_path(), **source.options)
+        fingerprint["version"] = module.version(source.resolved_path())
+        fingerprint["count"] = len(loaded)
+        concepts.extend(loaded)
+    kb = KnowledgeBase(concepts)
+    payload = pickle.dumps(concepts, protocol=5)
+    atomic_write_bytes(out / CONCEPTS, payload)
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "name": config.name,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "build_seconds": round(time.perf_counter() - started, 2),
+        "sources": fingerprints,
+        "counts": _counts(kb),
+        "artifacts": {"concepts": {"file": CONCEPTS, "sha256": hashlib.sha256(payload).hexdigest()}},
+    }
+    atomic_write_bytes(out / MANIFEST, json.dumps(manifest, indent=2).encode())
+    log.info("compiled %d concepts into %s", len(kb), out)
+    return out
+
+
+def _counts(kb: KnowledgeBase) -> dict[str, int]:
+    counts: dict[str, int] = {"concepts": len(kb), "names": 0}
+    for concept in kb:
+        counts[f"concepts:{concept.source}"] = counts.get(f"concepts:{concept.source}", 0) + 1
+        counts["names"] += len(concept.names)
+    return counts
+
+
+def load_compiled(kb_dir: Path, verify: bool = True) -> KnowledgeBase:
+    """Load a compiled KB; a missing, corrupted or foreign artifact raises :class:`KnowledgeBaseError`."""
+    kb_dir = Path(kb_dir)
+    manifest = read_manifest(kb_dir)
+    path = kb_dir / manifest["artifacts"]["concepts"]["file"]
+    try:
+        payload = path.read_bytes()
+    except OSError as error:
+        raise KnowledgeBaseError(f"{path}: cannot read ({error.strerror}); rebuild with 'clinlink kb build'") from error
+    if verify and hashlib.sha256(payload).hexdigest() != manifest["artifacts"]["concepts"]["sha256"]:
+        raise KnowledgeBaseError(f"{path}: checksum does not match the manifest (corrupted); rebuild with --force")
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # unpickling many small objects is 5x faster without the cyclic GC
+    try:
+        concepts = pickle.loads(payload)
+    except Exception as error:  # noqa: BLE001 - any unpickling failure means corruption
+        raise KnowledgeBaseError(f"{path}: cannot unpickle ({error}); rebuild with --force") from error
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    kb = KnowledgeBase(concepts, sources={s["name"]: s for s in manifest["sources"]})
+    kb.path = kb_dir
+    kb.manifest = manifest
+    return kb
+
+
+def load_kb(path: str | Path | None = None, config: str | Path | None = None, build: bool = True) -> KnowledgeBase:
+    """Load a compiled knowledge base.
+
+    With no ``path``, the KB of ``config`` (default: ``ontologies/default.yaml``,
+    HPO + ICD-10-CM) in the cache dir is used, compiled first if it is missing
+    or stale and ``build`` is true.
+    """
+    if path is not None:
+        return load_compiled(Path(path))
+    ontology = read_config(config)
+    kb_dir = default_kb_dir(ontology.name)
+    if build and is_stale(kb_dir, ontology):
+        build_kb(ontology, kb_dir, force=True)
+    return load_compiled(kb_dir)
+
+
+def register_artifact(kb_dir: Path, name: str, metadata: dict[str, Any]) -> None:
+    """Record an artifact (e.g. a dense index) that a later stage wrote into the KB dir."""
+    manifest = read_manifest(kb_dir)
+    manifest.setdefault("artifacts", {})[name] = metadata
+    atomic_write_bytes(Path(kb_dir) / MANIFEST, json.dumps(manifest, indent=2).encode())
+
+
+def source_summary(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per source: name, type, version, count and files, for ``kb info``."""
+    return [
+        {k: source.get(k) for k in ("name", "type", "version", "count", "path")} | {"files": source["files"]}
+        for source in manifest.get("sources", [])
+    ]
+

@@ -1,0 +1,278 @@
+"""One concept store for every source vocabulary."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from functools import cached_property
+from pathlib import Path
+
+import networkx as nx
+
+from clinlink.errors import KnowledgeBaseError
+from clinlink.kb.concept import Concept
+from clinlink.text.normalize import normalize
+
+#: Cross-reference prefixes that mean the same vocabulary, folded to one name.
+XREF_ALIASES = {
+    "UMLS": "UMLS",
+    "UMLS_CUI": "UMLS",
+    "SNOMEDCT_US": "SNOMEDCT",
+    "SNOMEDCT": "SNOMEDCT",
+    "SCTID": "SNOMEDCT",
+    "ICD10CM": "ICD10CM",
+    "ICD-10-CM": "ICD10CM",
+    "ICD-10": "ICD10",
+    "ICD10": "ICD10",
+    "HP": "HP",
+    "HPO": "HP",
+    "MSH": "MESH",
+    "MESH": "MESH",
+}
+
+
+def canonical_xref(xref: str) -> str:
+    """``SNOMEDCT_US:123`` -> ``SNOMEDCT:123``; unknown prefixes are kept."""
+    prefix, _, code = xref.partition(":")
+    if not code:
+        return xref
+    return f"{XREF_ALIASES.get(prefix.upper(), prefix)}:{code}"
+
+
+class KnowledgeBase:
+    """Concepts of several vocabularies with names, hierarchy and cross-references.
+
+    Hierarchy edges run child -> parent in :attr:`graph`; ids of retired or
+    alternative concepts resolve to their replacement through :meth:`get`.
+    """
+
+    def __init__(self, concepts: Iterable[Concept], sources: dict[str, dict] | None = None):
+        self._concepts: dict[str, Concept] = {}
+        self._redirects: dict[str, str] = {}
+        for concept in concepts:
+            self.add(concept)
+        self.sources: dict[str, dict] = dict(sources or {})
+        self.path: Path | None = None  # set when loaded from a compiled directory
+        self.manifest: dict = {}
+
+    # -- construction -------------------------------------------------------
+    def add(self, concept: Concept) -> None:
+        """Add a concept; a later concept with the same id replaces the earlier."""
+        self._concepts[concept.id] = concept
+        for alt in concept.alt_ids:
+            self._redirects.setdefault(alt, concept.id)
+        self._invalidate()
+
+    def _invalidate(self) -> None:
+        for name in ("graph", "_name_index", "_xref_index"):
+            self.__dict__.pop(name, None)
+
+    # -- lookup -------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._concepts)
+
+    def __contains__(self, concept_id: object) -> bool:
+        return isinstance(concept_id, str) and self.resolve(concept_id) is not None
+
+    def __iter__(self) -> Iterator[Concept]:
+        return iter(self._concepts.values())
+
+    def resolve(self, concept_id: str) -> str | None:
+        """The current id for ``concept_id`` (following alt ids and replaced_by)."""
+        seen: set[str] = set()
+        current: str | None = concept_id
+        while current is not None and current not in seen:
+            seen.add(current)
+            concept = self._concepts.get(current)
+            if concept is None:
+                current = self._redirects.get(current)
+                continue
+            if concept.obsolete and concept.replaced_by:
+                current = concept.replaced_by
+                continue
+            return current
+        return None
+
+    def get(self, concept_id: str) -> Concept:
+        """The concept for an id, alt id or obsolete id; ``KeyError`` if unknown."""
+        resolved = self.resolve(concept_id)
+        if resolved is None:
+            raise KeyError(f"unknown concept id: {concept_id!r}")
+        return self._concepts[resolved]
+
+    def find(self, concept_id: str) -> Concept | None:
+        """Like :meth:`get` but ``None`` when unknown."""
+        resolved = self.resolve(concept_id)
+        return None if resolved is None else self._concepts[resolved]
+
+    def names(self, concept_id: str) -> list[str]:
+        """All names of a concept, preferred first."""
+        return self.get(concept_id).names
+
+    @cached_property
+    def _name_index(self) -> dict[str, list[str]]:
+        index: dict[str, list[str]] = defaultdict(list)
+        for name, concept_id in self.iter_names(indexed_only=False):
+            ids = index[normalize(name)]
+            if concept_id not in ids:
+                ids.append(concept_id)
+        return dict(index)
+
+    def lookup(self, name: str) -> list[str]:
+        """Ids of the concepts that have ``name`` (after normalization)."""
+        return list(self._name_index.get(normalize(name), ()))
+
+    def iter_names(
+        self,
+        sources: Iterable[str] | None = None,
+        indexed_only: bool = True,
+        include_obsolete: bool = False,
+    ) -> Iterator[tuple[str, str]]:
+        """Every (name, concept id) pair, for building matchers and indexes."""
+        wanted = {s.upper() for s in sources} if sources else None
+        for concept in self._concepts.values():
+            if wanted is not None and concept.source.upper() not in wanted:
+                continue
+            if concept.obsolete and not include_obsolete:
+                continue
+            if indexed_only and not concept.indexed:
+                continue
+            for name in concept.names:
+                yield name, concept.id
+
+    # -- hierarchy ----------------------------------------------------------
+    @cached_property
+    def graph(self) -> nx.DiGraph:
+        """Hierarchy as a DiGraph with edges child -> parent."""
+        graph = nx.DiGraph()
+        graph.add_nodes_from(self._concepts)
+        for concept in self._concepts.values():
+            for parent in concept.parents:
+                target = self.resolve(parent)
+                if target is not None and target != concept.id:
+                    graph.add_edge(concept.id, target)
+        return graph
+
+    def _node(self, concept_id: str) -> str:
+        resolved = self.resolve(concept_id)
+        if resolved is None:
+            raise KeyError(f"unknown concept id: {concept_id!r}")
+        return resolved
+
+    def parents(self, concept_id: str) -> list[str]:
+        return sorted(self.graph.successors(self._node(concept_id)))
+
+    def children(self, concept_id: str) -> list[str]:
+        return sorted(self.graph.predecessors(self._node(concept_id)))
+
+    def ancestors(self, concept_id: str) -> set[str]:
+        """Every concept above ``concept_id`` (not itself)."""
+        return nx.descendants(self.graph, self._node(concept_id))
+
+    def descendants(self, concept_id: str) -> set[str]:
+        """Every concept below ``concept_id`` (not itself)."""
+        return nx.ancestors(self.graph, self._node(concept_id))
+
+    def is_a(self, concept_id: str, ancestor_id: str) -> bool:
+        """True when ``concept_id`` is ``ancestor_id`` or lies below it."""
+        node, top = self._node(concept_id), self._node(ancestor_id)
+        return node == top or top in self.ancestors(node)
+
+    def depth(self, concept_id: str) -> int:
+        """Length of the longest path from the concept up to a root (roots are 0)."""
+        node = self._node(concept_id)
+        memo: dict[str, int] = {}
+        stack = [node]
+        while stack:
+            current = stack[-1]
+            parents = [p for p in self.graph.successors(current) if p not in memo]
+            if parents:
+                stack.extend(parents)
+                continue
+            stack.pop()
+            memo[current] = 1 + max((memo[p] for p in self.graph.successors(current)), default=-1)
+        return memo[node]
+
+    def parent_chain(self, concept_id: str) -> list[str]:
+        """One path from the concept up to its root, following the first parent."""
+        chain = [self._node(concept_id)]
+        while True:
+            parents = self.parents(chain[-1])
+            if not parents or parents[0] in chain:
+                return chain
+            chain.append(parents[0])
+
+    # -- cross-references ---------------------------------------------------
+    @cached_property
+    def _xref_index(self) -> dict[str, list[str]]:
+        """Canonical xref (and concept id) -> ids of concepts that carry it."""
+        index: dict[str, list[str]] = defaultdict(list)
+        for concept in self._concepts.values():
+            for xref in concept.xrefs:
+                index[canonical_xref(xref)].append(concept.id)
+        return dict(index)
+
+    def xrefs(self, concept_id: str) -> list[str]:
+        """Cross-references of a concept, also those reached through a shared UMLS CUI
+        or through another KB concept that points at this one."""
+        concept = self.get(concept_id)
+        found: dict[str, None] = {canonical_xref(x): None for x in concept.xrefs}
+        linked = set(self._xref_index.get(canonical_xref(concept.id), ()))
+        for xref in list(found):
+            if xref.startswith("UMLS:"):
+                linked.update(self._xref_index.get(xref, ()))
+            if xref in self._concepts or self.resolve(xref):
+                linked.add(self.resolve(xref) or xref)
+        linked.discard(concept.id)
+        for other_id in sorted(linked):
+            other = self._concepts.get(other_id)
+            if other is None:
+                continue
+            found.setdefault(canonical_xref(other.id), None)
+            for xref in other.xrefs:
+                found.setdefault(canonical_xref(xref), None)
+        found.pop(canonical_xref(concept.id), None)
+        return list(found)
+
+    def codes(self, concept_id: str) -> dict[str, list[str]]:
+        """The concept's codes per vocabulary, e.g. ``{"UMLS": ["C0032227"], "HPO": ["HP:0002202"]}``."""
+        concept = self.get(concept_id)
+        result: dict[str, list[str]] = defaultdict(list)
+        for xref in [canonical_xref(concept.id), *self.xrefs(concept.id)]:
+            prefix, _, code = xref.partition(":")
+            if prefix == "HP":
+                prefix, code = "HPO", xref
+            if code and code not in result[prefix]:
+                result[prefix].append(code)
+        return dict(result)
+
+    def concepts_with_xref(self, xref: str) -> list[str]:
+        """Ids of KB concepts that carry a cross-reference (``UMLS:C0032227``)."""
+        return list(self._xref_index.get(canonical_xref(xref), ()))
+
+    # -- filters ------------------------------------------------------------
+    def filter(
+        self,
+        semantic_types: Iterable[str] | None = None,
+        groups: Iterable[str] | None = None,
+        sources: Iterable[str] | None = None,
+    ) -> Iterator[Concept]:
+        """Concepts with any of the semantic types, in any group, of any source."""
+        types = set(semantic_types or ())
+        wanted_groups = set(groups or ())
+        wanted_sources = {s.upper() for s in sources or ()}
+        for concept in self._concepts.values():
+            if types and not types.intersection(concept.semantic_types):
+                continue
+            if wanted_groups and concept.group not in wanted_groups:
+                continue
+            if wanted_sources and concept.source.upper() not in wanted_sources:
+                continue
+            yield concept
+
+    def require(self, concept_id: str) -> str:
+        """Resolve an id or raise a :class:`KnowledgeBaseError` naming it."""
+        resolved = self.resolve(concept_id)
+        if resolved is None:
+            raise KnowledgeBaseError(f"concept {concept_id!r} is not in the knowledge base")
+        return resolved

@@ -1,0 +1,67 @@
+"""Name normalization shared by the knowledge base, the matcher and the linker.
+
+``normalize`` folds case, accents, punctuation and simple English inflection so
+"Pleural Effusions" and "pleural effusion" meet; ``order_free_key`` also
+forgets word order ("effusion, pleural").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+_STOP = frozenset({"of", "the", "a", "an", "nos", "in", "with", "and", "or", "to", "on", "by", "for", "at"})
+_INVARIANT = frozenset(
+    {
+        "is", "has", "was", "as", "its", "this", "us", "bus", "gas", "pus", "plus", "axis", "lens",
+        "mucus", "virus", "fetus", "uterus", "bronchus", "thymus", "sinus", "hiatus", "status",
+        "ductus", "fundus", "corpus", "ileus", "pelvis", "humerus", "uveitis", "iris", "series",
+        "species", "diabetes", "herpes", "rabies", "scabies", "caries", "mellitus", "tetanus",
+        "hypospadias", "epispadias", "pes", "genus", "nexus", "calculus", "thorax", "larynx",
+        "pharynx", "cervix", "apex", "index", "ms", "ss", "gross", "loss", "less", "process",
+        "abscess", "stenosis", "sclerosis", "ptosis", "cyanosis", "fibrosis", "necrosis", "psoriasis",
+    }
+)
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+
+
+@lru_cache(maxsize=200_000)
+def stem(token: str) -> str:
+    """Strip a plural or simple inflection from one lower-case token."""
+    if len(token) <= 3 or token in _INVARIANT or token.isdigit():
+        return token
+    if token.endswith(("sis", "tis", "xis", "ss", "us", "ous")):
+        return token
+    if token.endswith("ies") and len(token) > 4:
+        return token[:-3] + "y"
+    if token.endswith(("ches", "shes", "sses", "xes", "zes")):
+        return token[:-2]
+    if token.endswith("ae") and len(token) > 4:
+        return token[:-1]
+    if token.endswith("s") and not token.endswith("is"):
+        return token[:-1]
+    return token
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case alphanumeric tokens of ``text`` (accents folded)."""
+    return _TOKEN.findall(_fold(text))
+
+
+@lru_cache(maxsize=500_000)
+def normalize(text: str) -> str:
+    """Case-, accent-, punctuation- and inflection-folded form of a name."""
+    return " ".join(stem(token) for token in tokens(text))
+
+
+@lru_cache(maxsize=500_000)
+def order_free_key(text: str) -> str:
+    """``normalize`` without stop words and with sorted tokens (word-order free)."""
+    words = [stem(token) for token in tokens(text) if token not in _STOP]
+    return " ".join(sorted(words))
