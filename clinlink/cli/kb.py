@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from clinlink.errors import KnowledgeBaseError
 from clinlink.kb.compiled import build_kb, default_kb_dir, load_compiled, read_manifest, source_summary
@@ -68,7 +68,7 @@ def search(
     """Exact and fuzzy name search: prints id, name, source and score."""
     kb = _load(kb_dir, config)
     sources = [_source_prefix(s) for s in source] if source else None
-    table = Table("id", "name", "source", "score", "matched name")
+    table = Table(Column("id", no_wrap=True), "name", "source", "score", "matched name")
     for match in NameSearch(kb, sources).search(text, k):
         table.add_row(match.concept_id, match.name, match.source, f"{match.score:.1f}", match.matched)
     console.print(table)

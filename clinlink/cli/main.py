@@ -7,19 +7,38 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperGroup
 
 from clinlink.cli import kb
 from clinlink.errors import ClinlinkError
 
+err = Console(stderr=True)
+
+
+def report(error: ClinlinkError) -> None:
+    err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+
+
+class ClinlinkGroup(TyperGroup):
+    """Any command's :class:`ClinlinkError` becomes one line on stderr and exit code 1."""
+
+    def invoke(self, ctx):  # noqa: ANN001, ANN201 - click's signature
+        try:
+            return super().invoke(ctx)
+        except ClinlinkError as error:
+            report(error)
+            raise typer.Exit(1) from None
+
+
 app = typer.Typer(
+    cls=ClinlinkGroup,
     name="clinlink",
     help="Clinical free text to ontology concepts (HPO, ICD-10-CM, UMLS, SNOMED CT), fully offline.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
 app.add_typer(kb.app, name="kb")
-
-err = Console(stderr=True)
 
 
 @app.callback()
@@ -32,5 +51,5 @@ def run() -> None:
     try:
         app()
     except ClinlinkError as error:
-        err.print(f"[bold red]error:[/] {error}", highlight=False)
+        report(error)
         sys.exit(1)

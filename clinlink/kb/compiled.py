@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import inspect
 import json
 import logging
 import os
@@ -20,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from clinlink.errors import KnowledgeBaseError
+from clinlink.errors import ConfigError, KnowledgeBaseError, SourceFormatError
 from clinlink.kb.concept import Concept
 from clinlink.kb.config import OntologyConfig, read_config
 from clinlink.kb.knowledge_base import KnowledgeBase
@@ -68,19 +69,48 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def _source_fingerprint(config: OntologyConfig) -> list[dict[str, Any]]:
+def _file_record(path: Path, known: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Path, size, mtime and sha256 of an input file; the sha256 of the last build is
+    reused when size and mtime are unchanged (hashing a UMLS release takes minutes)."""
+    if path.is_dir():
+        raise SourceFormatError(path, "is a directory, expected a file")
+    try:
+        stat = path.stat()
+    except FileNotFoundError as error:
+        raise SourceFormatError(path, "file not found") from error
+    except OSError as error:
+        raise SourceFormatError(path, f"cannot read: {error.strerror or error}") from error
+    previous = known.get(str(path))
+    if previous and previous.get("size") == stat.st_size and previous.get("mtime_ns") == stat.st_mtime_ns:
+        digest = previous["sha256"]
+    else:
+        try:
+            digest = sha256_file(path)
+        except OSError as error:
+            raise SourceFormatError(path, f"cannot read: {error.strerror or error}") from error
+    return {"path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest}
+
+
+def _source_fingerprint(config: OntologyConfig, manifest: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    known = {f["path"]: f for s in (manifest or {}).get("sources", []) for f in s.get("files", [])}
     fingerprints = []
     for source in config.sources:
         path = source.resolved_path()
         module = loader(source.type)
-        files = [
-            {"path": str(f), "size": f.stat().st_size, "sha256": sha256_file(f)}
-            for f in module.input_files(path)
-        ]
+        files = [_file_record(Path(f), known) for f in module.input_files(path)]
         fingerprints.append(
             {"name": source.name, "type": source.type, "path": str(path), "options": source.options, "files": files}
         )
     return fingerprints
+
+
+def _identity(fingerprints: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What decides staleness: sources, options and file contents (not mtimes)."""
+    return [
+        {k: s[k] for k in ("name", "type", "path", "options")}
+        | {"files": [{k: f.get(k) for k in ("path", "size", "sha256")} for f in s["files"]]}
+        for s in fingerprints
+    ]
 
 
 def read_manifest(kb_dir: Path) -> dict[str, Any]:
@@ -91,8 +121,12 @@ def read_manifest(kb_dir: Path) -> dict[str, Any]:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise KnowledgeBaseError(f"{path}: unreadable manifest ({error}); rebuild with 'clinlink kb build'") from error
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise KnowledgeBaseError(f"{path}: format {manifest.get('format_version')} is not {FORMAT_VERSION}; rebuild")
+    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        found = manifest.get("format_version") if isinstance(manifest, dict) else None
+        raise KnowledgeBaseError(f"{path}: format {found} is not {FORMAT_VERSION}; rebuild with 'clinlink kb build'")
+    concepts = manifest.get("artifacts", {}).get("concepts") if isinstance(manifest.get("artifacts"), dict) else None
+    if not isinstance(manifest.get("sources"), list) or not isinstance(concepts, dict) or not {"file", "sha256"} <= set(concepts):
+        raise KnowledgeBaseError(f"{path}: manifest lacks its sources or concepts entry; rebuild with 'clinlink kb build'")
     return manifest
 
 
@@ -100,24 +134,37 @@ def is_stale(kb_dir: Path, config: OntologyConfig) -> bool:
     """True when the KB is missing or any input file or option changed since it was built."""
     try:
         manifest = read_manifest(kb_dir)
-    except KnowledgeBaseError:
+        built = _identity(manifest["sources"])
+    except (KnowledgeBaseError, KeyError, TypeError):
         return True
-    built = [{k: s[k] for k in ("name", "type", "path", "options", "files")} for s in manifest.get("sources", [])]
-    return built != _source_fingerprint(config)
+    return built != _identity(_source_fingerprint(config, manifest))
+
+
+def _check_options(module: Any, source_name: str, path: Path, options: dict[str, Any]) -> None:
+    """Unknown loader options are a :class:`ConfigError`, not a ``TypeError`` deep in a build."""
+    try:
+        inspect.signature(module.load).bind(path, **options)
+    except TypeError as error:
+        raise ConfigError(f"source {source_name!r}: {error}") from error
 
 
 def build_kb(config: str | Path | OntologyConfig | None = None, out: Path | None = None, force: bool = False) -> Path:
     """Compile the sources of an ontology config into ``out``; skip when nothing changed."""
     config = config if isinstance(config, OntologyConfig) else read_config(config)
     out = Path(out) if out else default_kb_dir(config.name)
-    fingerprints = _source_fingerprint(config)
-    if not force and not is_stale(out, config):
+    try:
+        previous = read_manifest(out)
+    except KnowledgeBaseError:
+        previous = None
+    fingerprints = _source_fingerprint(config, previous)
+    if not force and previous is not None and _identity(previous["sources"]) == _identity(fingerprints):
         log.info("knowledge base at %s is up to date", out)
         return out
     started = time.perf_counter()
     concepts: list[Concept] = []
     for source, fingerprint in zip(config.sources, fingerprints):
         module = loader(source.type)
+        _check_options(module, source.name, source.resolved_path(), source.options)
         loaded = module.load(source.resolved_path(), **source.options)
         fingerprint["version"] = module.version(source.resolved_path())
         fingerprint["count"] = len(loaded)
@@ -167,6 +214,8 @@ def load_compiled(kb_dir: Path, verify: bool = True) -> KnowledgeBase:
     finally:
         if gc_was_enabled:
             gc.enable()
+    if not isinstance(concepts, list) or not all(isinstance(c, Concept) for c in concepts[:1]):
+        raise KnowledgeBaseError(f"{path}: does not hold a list of concepts; rebuild with --force")
     kb = KnowledgeBase(concepts, sources={s["name"]: s for s in manifest["sources"]})
     kb.path = kb_dir
     kb.manifest = manifest
@@ -184,8 +233,10 @@ def load_kb(path: str | Path | None = None, config: str | Path | None = None, bu
         return load_compiled(Path(path))
     ontology = read_config(config)
     kb_dir = default_kb_dir(ontology.name)
-    if build and is_stale(kb_dir, ontology):
-        build_kb(ontology, kb_dir, force=True)
+    if build:
+        build_kb(ontology, kb_dir)
+    elif (kb_dir / MANIFEST).exists() and is_stale(kb_dir, ontology):
+        raise KnowledgeBaseError(f"{kb_dir}: out of date with the inputs of {ontology.name!r}; run 'clinlink kb build'")
     return load_compiled(kb_dir)
 
 

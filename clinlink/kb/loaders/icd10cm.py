@@ -25,6 +25,12 @@ def chapter_group(chapter: int) -> str:
     return "DISO"
 
 
+def block_id(section: str) -> str:
+    """``A00-A09`` -> ``ICD10CM:A00-A09``; a one-category block ``B10`` -> ``ICD10CM:B10-B10``
+    so that it does not take the id of category B10."""
+    return f"{PREFIX}:{section if '-' in section else f'{section}-{section}'}"
+
+
 def _notes(element: ET.Element, tag: str) -> list[str]:
     return [(note.text or "").strip() for child in element.findall(tag) for note in child.findall("note")]
 
@@ -56,7 +62,7 @@ def parse_icd10cm(path: str | Path, expand_seventh_character: bool = True) -> It
             tag = element.tag
             if event == "start":
                 if tag == "section":
-                    section_id = f"{PREFIX}:{element.get('id', '')}"
+                    section_id = block_id(element.get("id", ""))
                 stack.append(element)
                 continue
             stack.pop()
