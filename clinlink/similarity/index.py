@@ -1,0 +1,301 @@
+"""Retrieve the reports most similar to a query, by the weighted Tversky index.
+
+The index is a sparse report x (concept, status) matrix of effective weights. Its
+columns are the inverted index from concepts to reports; a query reads only the
+columns of its own concepts, of their ancestors within ``depth`` and of indexed
+concepts below them, so scoring touches the candidate reports only, and it gives
+the same scores as :func:`clinlink.similarity.tversky` (tested).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from clinlink.errors import ClinlinkError, SourceFormatError
+from clinlink.kb.knowledge_base import KnowledgeBase
+from clinlink.similarity.concept_set import ConceptSet
+from clinlink.similarity.matcher import ConceptMatcher, matcher_for
+from clinlink.similarity.params import TverskyParams
+from clinlink.similarity.tversky import (
+    ABSENT,
+    POSSIBLE,
+    PRESENT,
+    Explanation,
+    canonical_items,
+    explain,
+    resolve_params,
+    share,
+)
+
+FORMAT_VERSION = 1
+STATUS_COLUMN = {PRESENT: 0, POSSIBLE: 1, ABSENT: 2}
+POSITIVE = ((0, PRESENT), (1, POSSIBLE))
+
+
+def as_concept_set(item: Any) -> ConceptSet:
+    """A ConceptSet from a ConceptSet, its dict form, or a processed Doc."""
+    if isinstance(item, ConceptSet):
+        return item
+    if isinstance(item, Mapping):
+        return ConceptSet.from_dict(item)
+    if hasattr(item, "ents"):
+        stored = item._.concept_set if item.has_extension("concept_set") else None
+        return ConceptSet.from_dict(stored) if stored else ConceptSet.from_doc(item)
+    raise TypeError(f"expected a ConceptSet, its dict or a Doc, not {type(item).__name__}")
+
+
+@dataclass
+class Hit:
+    """One retrieved report: its id, score, and (computed on first use) the explanation."""
+
+    id: str
+    score: float
+    query: ConceptSet = field(repr=False)
+    _index: ReportIndex = field(repr=False)
+    _explanation: Explanation | None = field(default=None, repr=False)
+
+    @property
+    def concept_set(self) -> ConceptSet:
+        return self._index.concept_set(self.id)
+
+    @property
+    def explanation(self) -> Explanation:
+        if self._explanation is None:
+            self._explanation = self._index.explain(self.query, self.id)
+        return self._explanation
+
+
+class ReportIndex:
+    """Concept sets of many reports, queried by similarity."""
+
+    def __init__(self, ids: list[str], sets: list[ConceptSet], matcher: ConceptMatcher, params: TverskyParams):
+        if len(set(ids)) != len(ids):
+            raise ClinlinkError("report ids in an index must be unique")
+        self.ids = ids
+        self.sets = sets
+        self.params = params
+        self.matcher = matcher
+        self._row = {report_id: row for row, report_id in enumerate(ids)}
+        self._build_matrix()
+
+    # -- construction ---------------------------------------------------------
+    @classmethod
+    def build(
+        cls,
+        items: Iterable[tuple[str, Any]],
+        kb: KnowledgeBase | None = None,
+        params: TverskyParams | None = None,
+        **settings: Any,
+    ) -> ReportIndex:
+        """Index ``(report_id, Doc | ConceptSet)`` pairs; settings as for :func:`tversky`."""
+        params = resolve_params(params, **settings)
+        ids, sets = [], []
+        for report_id, item in items:
+            ids.append(str(report_id))
+            sets.append(as_concept_set(item))
+        return cls(ids, sets, matcher_for(kb, params), params)
+
+    def _build_matrix(self) -> None:
+        vocab: dict[str, int] = {}
+        rows, cols, values = [], [], []
+        totals = np.zeros(len(self.sets))
+        for row, concept_set in enumerate(self.sets):
+            for rep, item in canonical_items(concept_set, self.matcher, self.params).items():
+                column = vocab.setdefault(rep, len(vocab))
+                rows.append(row)
+                cols.append(3 * column + STATUS_COLUMN[item.status])
+                values.append(item.weight)
+                if item.status != ABSENT:
+                    totals[row] += item.weight
+        self.vocab = vocab
+        self.matrix = sp.csc_matrix(
+            (np.asarray(values, dtype=np.float64), (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64))),
+            shape=(len(self.sets), 3 * len(vocab)),
+        )
+        self.matrix.sort_indices()
+        self.totals = totals
+        below: dict[str, list[tuple[str, int]]] = {}
+        for rep in vocab:
+            for ancestor, steps in self.matcher.ancestors(rep).items():
+                below.setdefault(ancestor, []).append((rep, steps))
+        self._below = below
+
+    # -- lookup ---------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __contains__(self, report_id: object) -> bool:
+        return report_id in self._row
+
+    def concept_set(self, report_id: str) -> ConceptSet:
+        row = self._row.get(report_id)
+        if row is None:
+            raise KeyError(f"report {report_id!r} is not in the index")
+        return self.sets[row]
+
+    def explain(self, query: Any, report_id: str) -> Explanation:
+        """How the query and an indexed report compare, concept by concept."""
+        return explain(self._query_set(query), self.concept_set(report_id), matcher=self.matcher, params=self.params)
+
+    def _query_set(self, query: Any) -> ConceptSet:
+        if isinstance(query, str):
+            return self.concept_set(query)
+        return as_concept_set(query)
+
+    # -- scoring --------------------------------------------------------------
+    def _column(self, column: int) -> tuple[np.ndarray, np.ndarray]:
+        start, end = self.matrix.indptr[column], self.matrix.indptr[column + 1]
+        return self.matrix.indices[start:end], self.matrix.data[start:end]
+
+    def scores(self, query: Any) -> np.ndarray:
+        """The Tversky score of the query against every indexed report (row order)."""
+        params, matcher = self.params, self.matcher
+        items = canonical_items(self._query_set(query), matcher, params)
+        size = len(self.ids)
+        query_matched = np.zeros(size)  # sum over query concepts of w * best credit in the report
+        report_matched = np.zeros(size)  # sum over report concepts of w * best credit in the query
+        contradiction = np.zeros(size)
+        shared_absent = np.zeros(size)
+        report_credit: dict[int, float] = {}
+        negated: set[int] = set()
+        query_total = 0.0
+        for rep, item in items.items():
+            if item.status == ABSENT:
+                self._score_absent(rep, item.weight, negated, shared_absent)
+                continue
+            query_total += item.weight
+            best = np.zeros(size)
+            for neighbour, steps in self._neighbours(rep).items():
+                column = self.vocab.get(neighbour)
+                if column is None:
+                    continue
+                for offset, status in POSITIVE:
+                    rows, _ = self._column(3 * column + offset)
+                    if rows.size == 0:
+                        continue
+                    credit = params.decay**steps * share(item.status, status, params.possible_weight)
+                    best[rows] = np.maximum(best[rows], credit)
+                    back = params.decay**steps * share(status, item.status, params.possible_weight)
+                    key = 3 * column + offset
+                    report_credit[key] = max(report_credit.get(key, 0.0), back)
+            query_matched += item.weight * best
+            denied = np.zeros(size, dtype=bool)
+            for negation in (rep, *matcher.ancestors(rep)):
+                column = self.vocab.get(negation)
+                if column is not None:
+                    denied[self._column(3 * column + 2)[0]] = True
+            contradiction[denied] += item.weight
+        for key, credit in report_credit.items():
+            rows, values = self._column(key)
+            report_matched[rows] += values * credit
+        for key in negated:
+            rows, values = self._column(key)
+            contradiction[rows] += values
+        intersection = 0.5 * (query_matched + report_matched) + shared_absent
+        only_query = np.maximum(query_total - query_matched, 0.0)
+        only_report = np.maximum(self.totals - report_matched, 0.0)
+        difference = params.alpha * np.minimum(only_query, only_report) + (1.0 - params.alpha) * np.maximum(
+            only_query, only_report
+        )
+        denominator = intersection + params.beta * difference + contradiction
+        result = np.zeros(size)
+        candidates = intersection > 0
+        result[candidates] = intersection[candidates] / denominator[candidates]
+        result[denominator <= 0.0] = 1.0
+        return result
+
+    def _neighbours(self, rep: str) -> dict[str, int]:
+        """Indexed concepts on the query concept's line of descent within depth -> steps."""
+        found = {rep: 0}
+        for other, steps in (*self.matcher.ancestors(rep).items(), *self._below.get(rep, ())):
+            if steps < found.get(other, steps + 1):
+                found[other] = steps
+        return found
+
+    def _score_absent(self, rep: str, weight: float, negated: set[int], shared_absent: np.ndarray) -> None:
+        for below, _ in ((rep, 0), *self._below.get(rep, ())):
+            column = self.vocab.get(below)
+            if column is not None:
+                negated.update((3 * column, 3 * column + 1))
+        column = self.vocab.get(rep)
+        if self.params.absent_weight > 0 and column is not None:
+            rows, values = self._column(3 * column + 2)
+            shared_absent[rows] += self.params.absent_weight * 0.5 * (weight + values)
+
+    def query(self, query: Any, k: int = 10, exclude: Iterable[str] = ()) -> list[Hit]:
+        """The ``k`` most similar reports with a score above 0, best first (ties by index order).
+
+        ``query`` is a Doc, a ConceptSet (or its dict) or the id of an indexed report;
+        an id query leaves that report out of the hits.
+        """
+        query_set = self._query_set(query)
+        skip = set(exclude)
+        if isinstance(query, str):
+            skip.add(query)
+        scores = self.scores(query_set)
+        for report_id in skip:
+            row = self._row.get(report_id)
+            if row is not None:
+                scores[row] = 0.0
+        positive = np.flatnonzero(scores > 0)
+        if positive.size > k:
+            threshold = np.partition(scores[positive], positive.size - k)[positive.size - k]
+            positive = positive[scores[positive] >= threshold]
+        order = positive[np.lexsort((positive, -scores[positive]))][:k]
+        return [Hit(self.ids[row], float(scores[row]), query_set, self) for row in order]
+
+    # -- persistence ----------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        """Write the index to a directory (replaced atomically)."""
+        target = Path(directory)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+        try:
+            concept_ids = sorted({c for s in self.sets for c in s.concepts})
+            meta = {"format": FORMAT_VERSION, "params": self.params.to_dict(), "reports": len(self.ids)}
+            (staging / "meta.json").write_text(json.dumps(meta, indent=1))
+            (staging / "concepts.json").write_text(json.dumps(self.matcher.export(concept_ids)))
+            with open(staging / "reports.jsonl", "w", encoding="utf-8") as out:
+                for report_id, concept_set in zip(self.ids, self.sets):
+                    out.write(json.dumps({"id": report_id, **concept_set.to_dict()}, separators=(",", ":")) + "\n")
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return target
+
+    @classmethod
+    def load(cls, directory: str | Path, kb: KnowledgeBase | None = None) -> ReportIndex:
+        """Read a saved index. Concepts the index never saw are folded, weighted and placed in the
+        hierarchy through ``kb`` when given (else they match exactly, with the default weight)."""
+        path = Path(directory)
+        meta_path = path / "meta.json"
+        if not meta_path.exists():
+            raise SourceFormatError(path, "not a clinlink report index (no meta.json)")
+        meta = json.loads(meta_path.read_text())
+        if meta.get("format") != FORMAT_VERSION:
+            raise SourceFormatError(meta_path, f"index format {meta.get('format')} is not {FORMAT_VERSION}; rebuild it")
+        params = TverskyParams(**meta["params"])
+        matcher = ConceptMatcher.from_tables(json.loads((path / "concepts.json").read_text()), params, kb)
+        ids, sets = [], []
+        with open(path / "reports.jsonl", encoding="utf-8") as lines:
+            for number, line in enumerate(lines, start=1):
+                try:
+                    record = json.loads(line)
+                    ids.append(record.pop("id"))
+                    sets.append(ConceptSet.from_dict(record))
+                except (ValueError, KeyError) as error:
+                    raise SourceFormatError(path / "reports.jsonl", f"bad record: {error}", number) from error
+        return cls(ids, sets, matcher, params)

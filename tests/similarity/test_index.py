@@ -1,0 +1,88 @@
+"""ReportIndex: vectorized scores equal the reference tversky(), ranking, save/load."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from clinlink.similarity import ConceptSet, tversky
+from clinlink.similarity.index import ReportIndex
+
+from .test_concept_set import make_doc
+
+
+def random_sets(ids: list[str], count: int, seed: int) -> list[ConceptSet]:
+    rnd = random.Random(seed)
+    sets = []
+    for _ in range(count):
+        chosen = rnd.sample(ids, rnd.randint(0, 7))
+        third = len(chosen) // 3
+        present = {c: rnd.choice([0.5, 1.0, 2.0]) for c in chosen[:third + 1]}
+        sets.append(ConceptSet.of(present, chosen[third + 1 : 2 * third + 1], chosen[2 * third + 1 :]))
+    return sets
+
+
+SETTINGS = [
+    {},
+    {"preset": "seed"},
+    {"alpha": 0.2, "beta": 2.0, "decay": 0.7, "depth": 1, "possible_weight": 0.3},
+    {"absent_weight": 0.4, "ic": True, "weights": {"DEVI": 0.25}, "name_synonyms": False},
+]
+
+
+@pytest.mark.parametrize("settings", SETTINGS)
+def test_vectorized_scores_equal_reference(tiny_kb, settings):
+    ids = [c.id for c in tiny_kb] + ["OTHER:1", "OTHER:2"]
+    reports = random_sets(ids, 120, seed=1)
+    index = ReportIndex.build([(f"r{i}", s) for i, s in enumerate(reports)], kb=tiny_kb, **settings)
+    for query in random_sets(ids, 40, seed=2):
+        scores = index.scores(query)
+        for row, report in enumerate(reports):
+            assert scores[row] == pytest.approx(tversky(query, report, tiny_kb, **settings), abs=1e-12)
+
+
+def test_query_ranks_best_first_and_explains(tiny_kb):
+    index = ReportIndex.build(
+        [
+            ("same", ConceptSet.of(["HP:3", "HP:6"])),
+            ("synonym", ConceptSet.of(["ICD:J90", "ICD:I51.7"], absent=["HP:5"])),
+            ("child", ConceptSet.of(["HP:4", "HP:6"])),
+            ("contradicts", ConceptSet.of(["HP:6"], absent=["HP:3"])),
+            ("unrelated", ConceptSet.of(["HP:9"])),
+        ],
+        kb=tiny_kb,
+    )
+    hits = index.query(ConceptSet.of(["HP:3", "HP:6"]), k=10)
+    assert [h.id for h in hits] == ["same", "synonym", "child", "contradicts"]
+    assert [h.score for h in hits] == pytest.approx([1.0, 1.0, 0.75, 0.4])
+    assert hits[3].explanation.contradictions[0].concept == "HP:3"
+    assert [h.id for h in index.query(ConceptSet.of(["HP:3", "HP:6"]), k=2)] == ["same", "synonym"]
+    # querying by id leaves the report itself out
+    assert [h.id for h in index.query("same", k=2)] == ["synonym", "child"]
+
+
+def test_index_from_docs(tiny_kb):
+    doc = make_doc("Left effusion. No pneumothorax.", [("effusion", "HP:4", "present", False), ("pneumothorax", "HP:5", "absent", False)])
+    index = ReportIndex.build([("d1", doc)], kb=tiny_kb)
+    assert index.concept_set("d1") == ConceptSet.of(["HP:4"], absent=["HP:5"])
+
+
+def test_save_load_round_trip(tiny_kb, tmp_path):
+    ids = [c.id for c in tiny_kb]
+    reports = random_sets(ids, 60, seed=3)
+    index = ReportIndex.build([(f"r{i}", s) for i, s in enumerate(reports)], kb=tiny_kb, ic=True, absent_weight=0.2)
+    index.save(tmp_path / "idx")
+    index.save(tmp_path / "idx")  # replacing an existing index
+    loaded = ReportIndex.load(tmp_path / "idx")  # without the KB: the saved tables answer
+    assert loaded.ids == index.ids and loaded.sets == index.sets and loaded.params == index.params
+    for query in random_sets(ids, 20, seed=4):
+        assert list(loaded.scores(query)) == pytest.approx(list(index.scores(query)), abs=1e-12)
+        assert [(h.id, h.score) for h in loaded.query(query, k=5)] == [(h.id, h.score) for h in index.query(query, k=5)]
+
+
+def test_load_rejects_a_non_index(tmp_path):
+    from clinlink.errors import SourceFormatError
+
+    with pytest.raises(SourceFormatError, match="not a clinlink report index"):
+        ReportIndex.load(tmp_path)
