@@ -31,11 +31,23 @@ def _fold(text: str) -> str:
     return "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
 
 
+# Adjective -> noun folds that clinical text uses interchangeably ("hypotonic" ~ "hypotonia").
+_DERIVATIONS = (
+    ("plastic", "plasia"), ("otic", "osis"), ("emic", "emia"), ("tonic", "tonia"), ("phalic", "phaly"),
+    ("trophic", "trophy"), ("lytic", "lysis"), ("oxic", "oxia"), ("taxic", "taxia"), ("ptic", "psy"),
+)
+
+
 @lru_cache(maxsize=200_000)
 def stem(token: str) -> str:
-    """Strip a plural or simple inflection from one lower-case token."""
+    """Strip a plural or simple inflection from one lower-case token; fold clinical
+    adjectives onto their noun ("sclerotic" -> "sclerosis")."""
     if len(token) <= 3 or token in _INVARIANT or token.isdigit():
         return token
+    if len(token) >= 6:
+        for suffix, replacement in _DERIVATIONS:
+            if token.endswith(suffix):
+                return token[: -len(suffix)] + replacement
     if token.endswith(("sis", "tis", "xis", "ss", "us", "ous")):
         return token
     if token.endswith("ies") and len(token) > 4:

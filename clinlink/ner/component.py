@@ -1,0 +1,133 @@
+"""spaCy component ``clinlink_ner``: dictionary (+ fuzzy) mention detection against the KB."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
+
+from clinlink.extensions import register_extensions
+from clinlink.kb.shared import shared_kb
+from clinlink.ner.dictionary import ConceptFilter, MentionDictionary, load_extra_names, load_stop_names
+from clinlink.ner.fuzzy import FuzzyMatcher
+from clinlink.ner.matcher import Word, find_matches
+from clinlink.text.normalize import stem, tokens
+
+DEFAULT_CONFIG = {
+    "kb": None,
+    "sources": [],
+    "groups": ["DISO"],
+    "semantic_types": [],
+    "within": [],
+    "exclude": [],
+    "prefer_sources": ["HP", "ICD10CM"],
+    "synonym_kinds": ["PREFERRED", "EXACT", "INCLUSION", "RELATED"],
+    "stop_names": None,
+    "extra_names": None,
+    "fuzzy": True,
+    "fuzzy_min_score": 88.0,
+    "keep_existing": True,
+}
+
+
+@lru_cache(maxsize=8)
+def _matchers(kb_spec: str | None, concept_filter: ConceptFilter, prefer: tuple, kinds: tuple, stop_names: str | None, extra_names: str | None, fuzzy: bool, fuzzy_min_score: float):
+    kb = shared_kb(kb_spec)
+    dictionary = MentionDictionary.from_kb(
+        kb, concept_filter, prefer, kinds, load_stop_names(stop_names), extra_names=load_extra_names(extra_names)
+    )
+    return kb, dictionary, FuzzyMatcher(dictionary, min_score=fuzzy_min_score) if fuzzy else None
+
+
+def doc_words(sentence: Span) -> list[Word]:
+    """Normalized sub-words of a sentence's tokens (punctuation and spaces dropped)."""
+    words: list[Word] = []
+    for token in sentence:
+        if token.is_space or token.is_punct:
+            continue
+        parts = tokens(token.text)
+        for position, part in enumerate(parts):
+            stemmed = stem(part)
+            plural = stemmed != part and part.endswith(("s", "i", "ae"))
+            words.append(Word(stemmed, token.i, position == 0, position == len(parts) - 1, plural))
+    return words
+
+
+class MentionDetector:
+    """Finds KB names in each sentence; entities carry ``span._.concept_id`` and a group label."""
+
+    def __init__(self, kb: str | None, concept_filter: ConceptFilter, prefer_sources: list[str], synonym_kinds: list[str], stop_names: str | None, extra_names: str | None, fuzzy: bool, fuzzy_min_score: float, keep_existing: bool):
+        self.kb, self.dictionary, self.fuzzy = _matchers(
+            kb, concept_filter, tuple(prefer_sources), tuple(synonym_kinds), stop_names, extra_names, fuzzy, fuzzy_min_score
+        )
+        self.keep_existing = keep_existing
+
+    def __call__(self, doc: Doc) -> Doc:
+        spans: list[Span] = []
+        sentences = doc.sents if doc.has_annotation("SENT_START") else [doc[:]]
+        for sentence in sentences:
+            words = doc_words(sentence)
+            for match in find_matches(words, self.dictionary, self.fuzzy):
+                concept = self.kb.get(match.concept_ids[0])
+                span = Span(doc, words[match.start].token, words[match.end - 1].token + 1, label=concept.group or "CONCEPT")
+                span._.concept_id = concept.id
+                span._.concept_name = concept.name
+                span._.score = match.score
+                spans.append(span)
+        spans.extend(abbreviation_mentions(doc, spans))
+        existing = list(doc.ents) if self.keep_existing else []
+        doc.ents = filter_spans(existing + spans) if existing else spans
+        return doc
+
+
+def abbreviation_mentions(doc: Doc, spans: list[Span]) -> list[Span]:
+    """Short forms ("MTC") of long forms matched as mentions, from scispaCy's abbreviation detector."""
+    if not Doc.has_extension("abbreviations") or not doc._.abbreviations:
+        return []
+    by_range = {(span.start, span.end): span for span in spans}
+    found = []
+    for abbreviation in doc._.abbreviations:
+        if isinstance(abbreviation, dict):
+            long_range = (abbreviation["long_start"], abbreviation["long_end"])
+            short = doc[abbreviation["short_start"] : abbreviation["short_end"]]
+        else:
+            long_range = (abbreviation._.long_form.start, abbreviation._.long_form.end)
+            short = abbreviation
+        source = by_range.get(long_range)
+        if source is None or (short.start, short.end) in by_range:
+            continue
+        span = Span(doc, short.start, short.end, label=source.label_)
+        span._.concept_id, span._.concept_name, span._.score = source._.concept_id, source._.concept_name, source._.score
+        found.append(span)
+    return found
+
+
+@Language.factory("clinlink_ner", default_config=DEFAULT_CONFIG)
+def make_ner(
+    nlp: Language, name: str, kb: str | None, sources: list[str], groups: list[str], semantic_types: list[str],
+    within: list[str], exclude: list[str], prefer_sources: list[str], synonym_kinds: list[str],
+    stop_names: str | None, extra_names: str | None, fuzzy: bool, fuzzy_min_score: float, keep_existing: bool,
+) -> MentionDetector:
+    """``kb``: compiled KB dir or ontology config name (None = default). ``sources``, ``groups``,
+    ``semantic_types``, ``within`` (subtree roots) and ``exclude`` choose the concepts matched."""
+    register_extensions()
+    concept_filter = ConceptFilter(tuple(sources), tuple(groups), tuple(semantic_types), tuple(within), tuple(exclude))
+    return MentionDetector(
+        kb, concept_filter, prefer_sources, synonym_kinds, _resolve_path(stop_names), _resolve_path(extra_names),
+        fuzzy, fuzzy_min_score, keep_existing,
+    )
+
+
+def _resolve_path(path: str | None) -> str | None:
+    """Paths in pipeline configs may be relative to ``pipelines/``."""
+    if not path:
+        return None
+    from clinlink.pipeline import PIPELINES_DIR
+
+    candidate = Path(path)
+    if not candidate.is_absolute() and not candidate.exists() and (PIPELINES_DIR / candidate).exists():
+        return str(PIPELINES_DIR / candidate)
+    return str(candidate)

@@ -1,0 +1,147 @@
+"""Dictionary of KB names for mention detection, keyed by normalized token sequences."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from clinlink.errors import ConfigError
+from clinlink.kb.knowledge_base import KnowledgeBase
+from clinlink.ner.variants import VariantRules, load_variant_rules
+from clinlink.text.normalize import order_free_key, stem, tokens
+
+FUNCTION_WORDS = frozenset("a an and the of in on with without to for or no not is was are be by at as from".split())
+DEFAULT_STOP_NAMES = Path(__file__).with_name("stop_names.yaml")
+_KIND_RANK = {"PREFERRED": 0, "EXACT": 1, "INCLUSION": 2, "ABBREVIATION": 3, "RELATED": 4, "NARROW": 5, "BROAD": 6}
+
+
+@dataclass(frozen=True)
+class ConceptFilter:
+    """Which concepts the dictionary keeps: sources, semantic groups and types, subtrees."""
+
+    sources: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    semantic_types: tuple[str, ...] = ()
+    within: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def allowed_ids(self, kb: KnowledgeBase) -> set[str]:
+        concepts = kb.filter(self.semantic_types or None, self.groups or None, self.sources or None)
+        allowed = {c.id for c in concepts if c.indexed and not c.obsolete}
+        if self.within:
+            subtree: set[str] = set()
+            for root in self.within:
+                subtree |= kb.descendants(root) | {kb.require(root)}
+            allowed &= subtree
+        for excluded in self.exclude:
+            allowed -= kb.descendants(excluded) | {kb.require(excluded)}
+        return allowed
+
+
+@dataclass
+class MentionDictionary:
+    """Normalized name keys -> concept ids ranked by preference.
+
+    ``exact`` keys are tuples of stemmed tokens; ``order_free`` keys ignore word
+    order and function words and are looked up only for windows of two or more
+    words without function words ("effusion, pleural"), so "failure to thrive in
+    infancy" is not found in "infancy with failure to thrive".
+    """
+
+    exact: dict[tuple[str, ...], list[str]] = field(default_factory=dict)
+    order_free: dict[str, list[str]] = field(default_factory=dict)
+    max_words: int = 1
+
+    @classmethod
+    def from_kb(
+        cls,
+        kb: KnowledgeBase,
+        concept_filter: ConceptFilter = ConceptFilter(),
+        prefer_sources: Iterable[str] = (),
+        synonym_kinds: Iterable[str] = ("PREFERRED", "EXACT", "INCLUSION", "RELATED"),
+        stop_names: Iterable[str] | None = None,
+        min_chars: int = 3,
+        extra_names: dict[str, list[str]] | None = None,
+        variant_rules: VariantRules | None = None,
+    ) -> MentionDictionary:
+        """``extra_names`` (concept id -> phrases) adds site or domain wording, ranked first."""
+        allowed = concept_filter.allowed_ids(kb)
+        source_rank = {source.upper(): rank for rank, source in enumerate(prefer_sources)}
+        kinds = set(synonym_kinds)
+        rules = variant_rules or load_variant_rules()
+        stops = {tuple(stem(t) for t in tokens(name)) for name in (stop_names if stop_names is not None else load_stop_names())}
+        ranked_exact: dict[tuple[str, ...], dict[str, tuple]] = defaultdict(dict)
+        ranked_free: dict[str, dict[str, tuple]] = defaultdict(dict)
+        for concept_id in allowed:
+            concept = kb.get(concept_id)
+            names = [(concept.name, "PREFERRED")] + [(s.name, s.kind) for s in concept.synonyms]
+            for name, kind in names:
+                if kind not in kinds:
+                    continue
+                for variant in rules.variants(name):
+                    key = tuple(stem(t) for t in tokens(variant))
+                    if not key or len(" ".join(key)) < min_chars or key in stops or key[0].isdigit():
+                        continue
+                    rank = (source_rank.get(concept.source.upper(), len(source_rank)), _KIND_RANK.get(kind, 9), variant != name, len(concept.parents) == 0)
+                    _keep_best(ranked_exact[key], concept_id, rank)
+                    if len(key) > 1:
+                        _keep_best(ranked_free[order_free_key(variant)], concept_id, rank)
+        for concept_id, phrases in (extra_names or {}).items():
+            resolved = kb.require(concept_id)
+            for phrase in phrases:
+                key = tuple(stem(t) for t in tokens(phrase))
+                if key:
+                    _keep_best(ranked_exact[key], resolved, (-1, 0, False, False))
+                    if len(key) > 1:
+                        _keep_best(ranked_free[order_free_key(phrase)], resolved, (-1, 0, False, False))
+        exact = {key: _ordered(ids) for key, ids in ranked_exact.items()}
+        free = {key: _ordered(ids) for key, ids in ranked_free.items() if key}
+        return cls(exact, free, max((len(k) for k in exact), default=1))
+
+    def lookup(self, words: tuple[str, ...], plural: bool = False) -> tuple[list[str], str] | None:
+        """Concept ids for a stemmed word window and how it matched ("exact", "order").
+
+        A plural mention ("lipomas") prefers a "Multiple ..."/"Numerous ..." concept when one exists.
+        """
+        ids = self.exact.get(words)
+        if ids:
+            if plural:
+                for quantifier in ("multiple", "numerous"):
+                    several = self.exact.get((quantifier, *words))
+                    if several:
+                        return several, "exact"
+            return ids, "exact"
+        if len(words) > 1 and FUNCTION_WORDS.isdisjoint(words):
+            ids = self.order_free.get(order_free_key(" ".join(words)))
+            if ids:
+                return ids, "order"
+        return None
+
+
+def _keep_best(ranks: dict[str, tuple], concept_id: str, rank: tuple) -> None:
+    if concept_id not in ranks or rank < ranks[concept_id]:
+        ranks[concept_id] = rank
+
+
+def _ordered(ranks: dict[str, tuple]) -> list[str]:
+    return [cid for cid, _ in sorted(ranks.items(), key=lambda item: (item[1], item[0]))]
+
+
+def load_extra_names(path: str | Path | None) -> dict[str, list[str]]:
+    """Concept id -> extra phrases, from a YAML mapping (``HP:0002202: [effusion, fluid in the chest]``)."""
+    if not path:
+        return {}
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of concept id -> list of phrases")
+    return {str(cid): [str(p) for p in (phrases or [])] for cid, phrases in data.items()}
+
+
+def load_stop_names(path: str | Path | None = None) -> list[str]:
+    """Names never matched on their own (too generic, or common words)."""
+    data = yaml.safe_load(Path(path or DEFAULT_STOP_NAMES).read_text(encoding="utf-8"))
+    return [str(name) for name in data.get("stop_names", [])]

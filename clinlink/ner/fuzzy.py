@@ -1,0 +1,80 @@
+"""Fuzzy recall path: windows holding a word the dictionary does not know (a typo or an
+unlisted inflection, "microcephalic", "pnuemonia") are compared with KB names by rapidfuzz."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from rapidfuzz import fuzz, process
+
+from clinlink.ner.dictionary import FUNCTION_WORDS, MentionDictionary
+
+if TYPE_CHECKING:
+    from clinlink.ner.matcher import Match, Word
+
+
+
+class FuzzyMatcher:
+    """Matches windows of up to ``max_words`` words that contain an out-of-vocabulary word."""
+
+    def __init__(
+        self,
+        dictionary: MentionDictionary,
+        min_score: float = 88.0,
+        max_words: int = 4,
+        min_oov_chars: int = 5,
+        max_postings: int = 3000,
+    ):
+        self.dictionary = dictionary
+        self.min_score = min_score
+        self.max_words = max_words
+        self.min_oov_chars = min_oov_chars
+        self.vocabulary = {word for key in dictionary.exact for word in key}
+        self._by_initial: dict[str, list[str]] = defaultdict(list)
+        for key in dictionary.exact:
+            if len(key) == 1 and len(key[0]) >= 6:
+                self._by_initial[key[0][0]].append(key[0])
+        postings: dict[str, list[str]] = defaultdict(list)
+        for key in dictionary.exact:
+            if 1 < len(key) <= max_words + 1:
+                for word in set(key):
+                    postings[word].append(" ".join(key))
+        self.postings = {word: names for word, names in postings.items() if len(names) <= max_postings}
+        self._best_single = lru_cache(maxsize=50_000)(self._best_single_uncached)
+
+    def _is_oov(self, stem: str) -> bool:
+        return len(stem) >= self.min_oov_chars and not stem.isdigit() and stem not in self.vocabulary
+
+    def _best_single_uncached(self, word: str) -> tuple[str, float] | None:
+        """Typos and variants keep their first letter: only names sharing it are compared."""
+        names = self._by_initial.get(word[0], ())
+        hit = process.extractOne(word, names, scorer=fuzz.ratio, score_cutoff=self.min_score)
+        return (hit[0], hit[1]) if hit else None
+
+    def match_at(self, words: list[Word], position: int) -> Match | None:
+        """The longest fuzzy match starting at ``position``, or None."""
+        from clinlink.ner.matcher import Match
+
+        if words[position].stem in FUNCTION_WORDS:
+            return None
+        for end in range(min(len(words), position + self.max_words), position, -1):
+            window = words[position:end]
+            if not window[-1].last_in_token or window[-1].stem in FUNCTION_WORDS:
+                continue
+            stems = [w.stem for w in window]
+            if not any(self._is_oov(s) for s in stems):
+                continue
+            query = " ".join(stems)
+            if len(window) == 1:
+                hit = self._best_single(query)
+            else:
+                candidates = {name for s in stems if s in self.postings for name in self.postings[s]}
+                candidates = [n for n in candidates if abs(n.count(" ") + 1 - len(window)) <= 1 and n[0] == query[0]]
+                found = process.extractOne(query, candidates, scorer=fuzz.ratio, score_cutoff=self.min_score)
+                hit = (found[0], found[1]) if found else None
+            if hit is not None:
+                ids = self.dictionary.exact[tuple(hit[0].split(" "))]
+                return Match(position, end, ids, "fuzzy", hit[1] / 100.0)
+        return None

@@ -1,0 +1,55 @@
+"""Longest non-overlapping dictionary matches over a sentence's words, plus a fuzzy recall path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clinlink.ner.dictionary import MentionDictionary
+from clinlink.ner.fuzzy import FuzzyMatcher
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """A normalized sub-word of a token: ``the``, ``pleural``, ``effus(ion)``."""
+
+    stem: str
+    token: int
+    first_in_token: bool
+    last_in_token: bool
+    plural: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Words ``start``..``end`` (exclusive) matched to ranked concept ids."""
+
+    start: int
+    end: int
+    concept_ids: list[str]
+    kind: str  # exact | order | fuzzy
+    score: float
+
+
+def find_matches(words: list[Word], dictionary: MentionDictionary, fuzzy: FuzzyMatcher | None = None) -> list[Match]:
+    """Greedy left-to-right longest matches that start and end on token boundaries."""
+    matches: list[Match] = []
+    position = 0
+    count = len(words)
+    while position < count:
+        found = None
+        if words[position].first_in_token:
+            for end in range(min(count, position + dictionary.max_words), position, -1):
+                if not words[end - 1].last_in_token:
+                    continue
+                hit = dictionary.lookup(tuple(w.stem for w in words[position:end]), words[end - 1].plural)
+                if hit is not None:
+                    found = Match(position, end, hit[0], hit[1], 1.0)
+                    break
+            if found is None and fuzzy is not None:
+                found = fuzzy.match_at(words, position)
+        if found is None:
+            position += 1
+            continue
+        matches.append(found)
+        position = found.end
+    return matches

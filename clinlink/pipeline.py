@@ -1,0 +1,78 @@
+"""Build spaCy pipelines from the YAML configs in ``pipelines/``."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import spacy
+import yaml
+from spacy.language import Language
+
+from clinlink.errors import ConfigError
+from clinlink.extensions import register_extensions
+
+PIPELINES_DIR = Path(__file__).resolve().parents[1] / "pipelines"
+DEFAULT_PIPELINE = "clinical"
+# Factories of other packages, registered when their module is imported.
+EXTERNAL_FACTORIES = {"abbreviation_detector": "scispacy.abbreviation"}
+
+
+def find_pipeline(name_or_path: str | Path | None) -> Path:
+    """A pipeline YAML (bare name -> ``pipelines/<name>.yaml``) or a directory saved by ``nlp.to_disk``."""
+    name_or_path = name_or_path or DEFAULT_PIPELINE
+    candidate = Path(name_or_path)
+    if candidate.is_dir() or candidate.suffix in (".yaml", ".yml"):
+        if not candidate.exists():
+            raise ConfigError(f"{candidate}: pipeline not found")
+        return candidate
+    path = PIPELINES_DIR / f"{name_or_path}.yaml"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in PIPELINES_DIR.glob("*.yaml")))
+        raise ConfigError(f"no pipeline named {str(name_or_path)!r}; known: {known}")
+    return path
+
+
+def read_pipeline_config(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: invalid YAML: {error}") from error
+    if not isinstance(data, dict) or not isinstance(data.get("components"), list):
+        raise ConfigError(f"{path}: expected a mapping with a 'components' list")
+    for position, component in enumerate(data["components"], start=1):
+        if not isinstance(component, dict) or "factory" not in component:
+            raise ConfigError(f"{path}: component #{position} needs a 'factory'")
+    return data
+
+
+def load(name_or_path: str | Path | None = None, exclude: tuple[str, ...] = (), **component_overrides: dict) -> Language:
+    """A spaCy pipeline from a name in ``pipelines/`` (default ``clinical``), a YAML path, or a
+    directory written by ``nlp.to_disk``.
+
+    ``exclude`` drops components by name (e.g. ``("linker",)``); keyword arguments override a
+    component's config: ``load("clinical", ner={"fuzzy": False})``.
+    """
+    register_extensions()
+    path = find_pipeline(name_or_path)
+    if path.is_dir():
+        return spacy.load(path, exclude=list(exclude))
+    data = read_pipeline_config(path)
+    nlp = spacy.blank(data.get("lang", "en"))
+    kb = data.get("kb")
+    for component in data["components"]:
+        factory = component["factory"]
+        name = component.get("name", factory)
+        if name in exclude:
+            continue
+        if factory in EXTERNAL_FACTORIES:
+            importlib.import_module(EXTERNAL_FACTORIES[factory])
+        config = dict(component.get("config") or {})
+        if kb is not None and "kb" in nlp.get_factory_meta(factory).default_config:
+            config.setdefault("kb", kb)
+        config.update(component_overrides.get(name, {}))
+        nlp.add_pipe(factory, name=name, config=config)
+    nlp.meta["name"] = str(data.get("name", path.stem))
+    nlp.meta["description"] = str(data.get("description", ""))
+    return nlp
