@@ -1,0 +1,1 @@
+"""Training of the linking models (bi-encoder, cross-encoder) from knowledge-base names."""
