@@ -17,7 +17,7 @@ err = Console(stderr=True)
 
 
 def report(error: ClinlinkError) -> None:
-    err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
 
 
 class ClinlinkGroup(TyperGroup):

@@ -52,6 +52,8 @@ def parse_icd10cm(path: str | Path, expand_seventh_character: bool = True) -> It
     path = Path(path)
     if not path.exists():
         raise SourceFormatError(path, "file not found")
+    if path.is_dir():
+        raise SourceFormatError(path, "is a directory, expected a file")
     stack: list[ET.Element] = []
     chapter_number = 0
     # Each open diag carries (code, seventh-character definitions in force).
@@ -90,6 +92,8 @@ def parse_icd10cm(path: str | Path, expand_seventh_character: bool = True) -> It
     except ET.ParseError as error:
         line = error.position[0] if hasattr(error, "position") else None
         raise SourceFormatError(path, f"malformed XML: {error}", line) from error
+    except OSError as error:
+        raise SourceFormatError(path, f"cannot read: {error.strerror or error}") from error
 
 
 def _diag_concepts(

@@ -6,17 +6,16 @@ import re
 from pathlib import Path
 
 from clinlink.kb.concept import Concept
-from clinlink.kb.loaders.common import open_text
+from clinlink.kb.loaders.common import open_text, package_dir
 from clinlink.kb.loaders.icd10cm import load_icd10cm
 
 
 def default_path() -> Path | None:
     """The newest ``icd10cm*tabular*.xml`` of the installed ``simple-icd-10-cm`` package."""
-    try:
-        import simple_icd_10_cm
-    except ImportError:
+    folder = package_dir("simple_icd_10_cm")
+    if folder is None:
         return None
-    files = sorted((Path(simple_icd_10_cm.__file__).parent / "data").glob("*tabular*.xml"))
+    files = sorted((folder / "data").glob("*tabular*.xml"))
     return files[-1] if files else None
 
 

