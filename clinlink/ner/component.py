@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -11,7 +12,9 @@ from spacy.util import filter_spans
 
 from clinlink.extensions import register_extensions
 from clinlink.kb.shared import shared_kb
-from clinlink.ner.dictionary import ConceptFilter, MentionDictionary, load_extra_names, load_stop_names
+from clinlink.kb.artifact_cache import cache_key, cached, file_digest
+from clinlink.ner.dictionary import DEFAULT_STOP_NAMES, ConceptFilter, MentionDictionary, load_extra_names, load_stop_names
+from clinlink.ner.variants import DEFAULT_VARIANTS
 from clinlink.ner.fuzzy import FuzzyMatcher
 from clinlink.ner.matcher import Word, find_matches
 from clinlink.text.normalize import stem, tokens
@@ -36,10 +39,29 @@ DEFAULT_CONFIG = {
 @lru_cache(maxsize=8)
 def _matchers(kb_spec: str | None, concept_filter: ConceptFilter, prefer: tuple, kinds: tuple, stop_names: str | None, extra_names: str | None, fuzzy: bool, fuzzy_min_score: float):
     kb = shared_kb(kb_spec)
-    dictionary = MentionDictionary.from_kb(
-        kb, concept_filter, prefer, kinds, load_stop_names(stop_names), extra_names=load_extra_names(extra_names)
+
+    def build() -> tuple[MentionDictionary, FuzzyMatcher | None]:
+        dictionary = MentionDictionary.from_kb(
+            kb, concept_filter, prefer, kinds, load_stop_names(stop_names), extra_names=load_extra_names(extra_names)
+        )
+        return dictionary, FuzzyMatcher(dictionary, min_score=fuzzy_min_score) if fuzzy else None
+
+    key = cache_key(
+        kb, filter=concept_filter, prefer=prefer, kinds=kinds, fuzzy=fuzzy, fuzzy_min_score=fuzzy_min_score,
+        stop_names=file_digest(stop_names or DEFAULT_STOP_NAMES), extra_names=file_digest(extra_names),
+        variants=file_digest(DEFAULT_VARIANTS), code=_code_digest(),
     )
-    return kb, dictionary, FuzzyMatcher(dictionary, min_score=fuzzy_min_score) if fuzzy else None
+    dictionary, fuzzy_matcher = cached(kb, "ner", key, build)
+    return kb, dictionary, fuzzy_matcher
+
+
+@lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """The matcher code itself is part of the cache key, so a code change rebuilds."""
+    folder = Path(__file__).parent
+    parts = [(folder / name).read_bytes() for name in ("dictionary.py", "fuzzy.py", "variants.py")]
+    parts.append((folder.parent / "text" / "normalize.py").read_bytes())
+    return hashlib.sha256(b"".join(parts)).hexdigest()
 
 
 def doc_words(sentence: Span) -> list[Word]:

@@ -4,7 +4,6 @@ unlisted inflection, "microcephalic", "pnuemonia") are compared with KB names by
 from __future__ import annotations
 
 from collections import defaultdict
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz, process
@@ -42,16 +41,20 @@ class FuzzyMatcher:
                 for word in set(key):
                     postings[word].append(" ".join(key))
         self.postings = {word: names for word, names in postings.items() if len(names) <= max_postings}
-        self._best_single = lru_cache(maxsize=50_000)(self._best_single_uncached)
+        self._single_cache: dict[str, tuple[str, float] | None] = {}
 
     def _is_oov(self, stem: str) -> bool:
         return len(stem) >= self.min_oov_chars and not stem.isdigit() and stem not in self.vocabulary
 
-    def _best_single_uncached(self, word: str) -> tuple[str, float] | None:
+    def _best_single(self, word: str) -> tuple[str, float] | None:
         """Typos and variants keep their first letter: only names sharing it are compared."""
-        names = self._by_initial.get(word[0], ())
-        hit = process.extractOne(word, names, scorer=fuzz.ratio, score_cutoff=self.min_score)
-        return (hit[0], hit[1]) if hit else None
+        if word not in self._single_cache:
+            if len(self._single_cache) > 50_000:
+                self._single_cache.clear()
+            names = self._by_initial.get(word[0], ())
+            hit = process.extractOne(word, names, scorer=fuzz.ratio, score_cutoff=self.min_score)
+            self._single_cache[word] = (hit[0], hit[1]) if hit else None
+        return self._single_cache[word]
 
     def match_at(self, words: list[Word], position: int) -> Match | None:
         """The longest fuzzy match starting at ``position``, or None."""
