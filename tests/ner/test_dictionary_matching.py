@@ -1,0 +1,102 @@
+"""Dictionary and fuzzy mention detection on a small hand-built knowledge base."""
+
+from __future__ import annotations
+
+import pytest
+import spacy
+
+from clinlink.kb import Concept, KnowledgeBase, Synonym
+from clinlink.ner.component import MentionDetector, doc_words
+from clinlink.ner.dictionary import ConceptFilter, MentionDictionary
+from clinlink.ner.fuzzy import FuzzyMatcher
+from clinlink.ner.matcher import find_matches
+from clinlink.text.component import make_segmenter  # noqa: F401 - registers the factory
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return KnowledgeBase(
+        [
+            Concept("HP:0000118", "HP", "Phenotypic abnormality", group="DISO"),
+            Concept("HP:0000001", "HP", "All", group="CONC"),
+            Concept("HP:0002202", "HP", "Pleural effusion", [Synonym("Fluid around lungs", "EXACT")], group="DISO", parents=["HP:0000118"]),
+            Concept("HP:0002090", "HP", "Pneumonia", group="DISO", parents=["HP:0000118"]),
+            Concept("HP:0000252", "HP", "Microcephaly", group="DISO", parents=["HP:0000118"]),
+            Concept("HP:0012032", "HP", "Lipoma", group="DISO", parents=["HP:0000118"]),
+            Concept("HP:0001012", "HP", "Multiple lipomas", group="DISO", parents=["HP:0012032"]),
+            Concept("HP:0000598", "HP", "Abnormality of the ear", group="DISO", parents=["HP:0000118"]),
+            Concept("HP:0012823", "HP", "Severe", group="CONC", parents=["HP:0000001"]),
+            Concept("ICD10CM:J90", "ICD10CM", "Pleural effusion, not elsewhere classified", [Synonym("Pleural effusion NOS", "INCLUSION")], group="DISO"),
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def nlp(kb: KnowledgeBase):
+    pipeline = spacy.blank("en")
+    pipeline.add_pipe("clinlink_segmenter")
+    return pipeline
+
+
+def detect(nlp, kb, text, **filter_args):
+    dictionary = MentionDictionary.from_kb(kb, ConceptFilter(**filter_args), prefer_sources=("HP", "ICD10CM"))
+    fuzzy = FuzzyMatcher(dictionary)
+    doc = nlp(text)
+    found = []
+    for sentence in doc.sents:
+        words = doc_words(sentence)
+        for match in find_matches(words, dictionary, fuzzy):
+            span = doc[words[match.start].token : words[match.end - 1].token + 1]
+            found.append((span.text, match.concept_ids[0], match.kind))
+    return found
+
+
+def test_inflection_case_and_word_order(nlp, kb):
+    found = detect(nlp, kb, "Small PLEURAL EFFUSIONS. Effusion, pleural.")
+    assert found == [("PLEURAL EFFUSIONS", "HP:0002202", "exact"), ("Effusion, pleural", "HP:0002202", "order")]
+
+
+def test_longest_match_and_source_preference(nlp, kb):
+    found = detect(nlp, kb, "Pleural effusion NOS was seen.")
+    assert found == [("Pleural effusion NOS", "ICD10CM:J90", "exact")]
+    assert detect(nlp, kb, "pleural effusion")[0][1] == "HP:0002202"
+
+
+def test_adjective_fold_and_typo_recall(nlp, kb):
+    found = detect(nlp, kb, "The child is microcephalic. Possible pnuemonia.")
+    assert ("microcephalic", "HP:0000252", "exact") in found
+    assert any(text == "pnuemonia" and cid == "HP:0002090" and kind == "fuzzy" for text, cid, kind in found)
+
+
+def test_plural_prefers_multiple_concept(nlp, kb):
+    assert detect(nlp, kb, "She has lipomas.") == [("lipomas", "HP:0001012", "exact")]
+    assert detect(nlp, kb, "She has a lipoma.") == [("lipoma", "HP:0012032", "exact")]
+
+
+def test_plain_language_variant_of_formal_name(nlp, kb):
+    assert detect(nlp, kb, "ear anomalies were noted")[0][:2] == ("ear anomalies", "HP:0000598")
+    assert detect(nlp, kb, "otic abnormality")[0][:2] == ("otic abnormality", "HP:0000598")
+
+
+def test_filters_by_group_and_subtree(nlp, kb):
+    assert detect(nlp, kb, "severe pneumonia", groups=("DISO",)) == [("pneumonia", "HP:0002090", "exact")]
+    within = detect(nlp, kb, "pneumonia and pleural effusion NOS", within=("HP:0000118",))
+    assert [cid for _, cid, _ in within] == ["HP:0002090", "HP:0002202"]
+
+
+def test_no_match_on_function_word_windows(nlp, kb):
+    assert detect(nlp, kb, "fluid and around the lungs") == []
+    assert detect(nlp, kb, "") == []
+
+
+def test_component_sets_entities_and_keeps_gold(nlp, kb, monkeypatch):
+    import clinlink.ner.component as component
+
+    dictionary = MentionDictionary.from_kb(kb, ConceptFilter(groups=("DISO",)), prefer_sources=("HP",))
+    monkeypatch.setattr(component, "_matchers", lambda *args: (kb, dictionary, FuzzyMatcher(dictionary)))
+    detector = MentionDetector(None, ConceptFilter(), [], [], None, None, True, 88.0, True)
+    doc = nlp("Fluid around lungs. Pneumonia.")
+    doc.ents = [spacy.tokens.Span(doc, 0, 3, label="GOLD")]
+    doc = detector(doc)
+    assert [(e.text, e.label_) for e in doc.ents] == [("Fluid around lungs", "GOLD"), ("Pneumonia", "DISO")]
+    assert doc.ents[1]._.concept_id == "HP:0002090"
