@@ -65,8 +65,8 @@ def align(condition: str, sentence: str) -> tuple[int, int] | None:
     words = condition.split()
     if not words:
         return None
-    pattern = r"\s+".join(re.escape(word) for word in words)
-    match = re.search(pattern.upper(), sentence) or re.search(pattern, sentence, re.IGNORECASE)
+    upper = r"\s+".join(re.escape(word.upper()) for word in words)
+    match = re.search(upper, sentence) or re.search(r"\s+".join(re.escape(word) for word in words), sentence, re.IGNORECASE)
     return (match.start(), match.end()) if match else None
 
 

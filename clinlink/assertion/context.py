@@ -118,8 +118,15 @@ class ContextMatcher:
         for sentence, indexes in by_sentence.items():
             sent_start, sent_end = sentences[sentence] if sentences else (0, len(text))
             scoped = self._scope(text, sent_start, sent_end)
+            if not scoped:
+                continue
+            starts = [mod.start for mod in scoped]
+            reach = max(_reach(mod) for mod in scoped)
             for index in indexes:
-                results[index] = self._decide(targets[index], scoped)
+                target_start, target_end = targets[index]
+                low = bisect_left(starts, target_start - reach)
+                high = bisect_right(starts, target_end + reach)
+                results[index] = self._decide(targets[index], scoped[low:high])
         if sections:
             for target_index, section in enumerate(sections):
                 self._apply_section(results[target_index], section)
@@ -131,15 +138,16 @@ class ContextMatcher:
 
     # -- steps ------------------------------------------------------------
 
-    def _tokens(self, text: str, start: int, end: int) -> tuple[list[str], list[int], list[int], list[str]]:
-        words, starts, ends, raw = [], [], [], []
-        for match in _TOKEN.finditer(text, start, end):
-            token = match.group()
-            raw.append(token)
-            words.append(token.lower().replace("\u2019", "'"))
-            starts.append(match.start())
-            ends.append(match.end())
-        return words, starts, ends, raw
+    @staticmethod
+    def _tokens(text: str, start: int, end: int) -> tuple[list[str], list[re.Match]]:
+        """Lower-case tokens of text[start:end] and their regex matches (for offsets and case)."""
+        spans = list(_TOKEN.finditer(text, start, end))
+        lowered = text[start:end].lower().replace("\u2019", "'")
+        if len(lowered) == end - start:
+            words = _TOKEN.findall(lowered)
+            if len(words) == len(spans):
+                return words, spans
+        return [m.group().lower().replace("\u2019", "'") for m in spans], spans
 
     def _match(self, words: list[str]) -> list[tuple[int, int, tuple[Cue, ...]]]:
         """Longest cue at each position; pseudo-cues drop what they overlap; then non-overlapping, longest first.
@@ -178,7 +186,7 @@ class ContextMatcher:
         return kept
 
     def _scope(self, text: str, sent_start: int, sent_end: int) -> list[_Scoped]:
-        words, starts, ends, raw = self._tokens(text, sent_start, sent_end)
+        words, spans = self._tokens(text, sent_start, sent_end)
         matches = self._match(words)
         if not matches:
             return []
@@ -188,31 +196,41 @@ class ContextMatcher:
         for i, word in enumerate(words):
             if word in lexicon.terminating_punctuation:
                 barriers.append(i)
-            elif word == ":" and lexicon.header_colon_terminates and i > 0 and raw[i - 1][:1].isupper():
+            elif word == ":" and lexicon.header_colon_terminates and i > 0 and spans[i - 1].group()[:1].isupper():
                 barriers.append(i)
-        scoped = [_Scoped(cue, first, last, starts[first], ends[last - 1]) for first, last, cues in matches for cue in cues]
-        modifiers = [s for s in scoped if s.cue.category != "termination"]
+            elif word == ")" and lexicon.list_markers_terminate and i > 0 and _is_list_marker(words, i - 1):
+                barriers.append(i - 1)
+        scoped = [_Scoped(cue, first, last, spans[first].start(), spans[last - 1].end()) for first, last, cues in matches for cue in cues]
         count = len(words)
-        for mod in modifiers:
+        for index, mod in enumerate(scoped):
+            if mod.cue.category == "termination":
+                continue
             limit = mod.cue.max_scope or lexicon.max_scope
             if mod.cue.direction in ("forward", "both"):
                 stop = min(count, mod.last + limit)
                 stop = _first_after(barriers, mod.last, stop, skip_adjacent=words, start=mod.last)
-                for other in scoped:
-                    if other.first >= mod.last and other.first < stop and _cuts(mod, other, other.first == mod.last):
+                for later in range(index + 1, len(scoped)):
+                    other = scoped[later]
+                    if other.first >= stop:
+                        break
+                    if other.first >= mod.last and _cuts(mod, other, other.first == mod.last):
                         stop = other.first
                         break
                 if stop > mod.last:
-                    mod.forward = (starts[mod.last], ends[stop - 1])
+                    mod.forward = (spans[mod.last].start(), spans[stop - 1].end())
             if mod.cue.direction in ("backward", "both"):
                 begin = max(0, mod.first - limit)
                 begin = _last_before(barriers, begin, mod.first, words)
-                for other in reversed(scoped):
-                    if other.last <= mod.first and other.last > begin and _cuts(mod, other, other.last == mod.first):
+                for earlier in range(index - 1, -1, -1):
+                    other = scoped[earlier]
+                    if other.last <= begin:
+                        break
+                    if other.last <= mod.first and _cuts(mod, other, other.last == mod.first):
                         begin = other.last
                         break
                 if begin < mod.first:
-                    mod.backward = (starts[begin], ends[mod.first - 1])
+                    mod.backward = (spans[begin].start(), spans[mod.first - 1].end())
+        modifiers = [s for s in scoped if s.cue.category != "termination"]
         return modifiers
 
     def _decide(self, target: tuple[int, int], scoped: list[_Scoped]) -> Assertion:
@@ -257,6 +275,22 @@ class ContextMatcher:
             assertion.historical = True
             assertion.cues.append(CueMatch(start, end, name, "historical"))
         assertion.cues.sort(key=lambda c: c.start)
+
+
+def _reach(mod: _Scoped) -> int:
+    """How far (characters) from its start a cue can act."""
+    reach = mod.end - mod.start
+    if mod.forward:
+        reach = max(reach, mod.forward[1] - mod.start)
+    if mod.backward:
+        reach = max(reach, mod.start - mod.backward[0])
+    return reach
+
+
+def _is_list_marker(words: list[str], i: int) -> bool:
+    """"2)" or "b)" opening an enumerated item (not "(2)" or "(b)")."""
+    word = words[i]
+    return (word.isdigit() and len(word) <= 2 or len(word) == 1 and word.isalpha()) and (i == 0 or words[i - 1] != "(")
 
 
 def _cue_match(scoped: _Scoped) -> CueMatch:

@@ -63,6 +63,7 @@ class Lexicon:
     precedence: tuple[str, ...]
     terminating_punctuation: frozenset[str] = frozenset({";"})
     header_colon_terminates: bool = True
+    list_markers_terminate: bool = True
     max_scope: int = 60
     section_defaults: dict[str, SectionDefault] = field(default_factory=dict)
     source: str = ""
@@ -193,6 +194,7 @@ def parse_lexicon(path: str | Path) -> Lexicon:
         precedence=tuple(precedence),
         terminating_punctuation=frozenset(punctuation),
         header_colon_terminates=bool(scope.get("header_colon_terminates", True)),
+        list_markers_terminate=bool(scope.get("list_markers_terminate", True)),
         max_scope=max_scope,
         section_defaults=defaults,
         source=str(path),

@@ -1,0 +1,247 @@
+"""The plain-Python ConText core on synthetic sentences (no spaCy)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from clinlink.assertion import ContextMatcher
+
+
+@pytest.fixture(scope="module")
+def matcher() -> ContextMatcher:
+    return ContextMatcher()
+
+
+def judge(matcher: ContextMatcher, text: str, target: str, occurrence: int = 0):
+    """Assertion of the ``occurrence``-th appearance of ``target`` in ``text`` (one sentence)."""
+    start = -1
+    for _ in range(occurrence + 1):
+        start = text.index(target, start + 1)
+    return matcher.assert_targets(text, [(start, start + len(target))], [(0, len(text))])[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "status"),
+    [
+        ("Patient denies chest pain.", "chest pain", "absent"),
+        ("There is no pleural effusion.", "pleural effusion", "absent"),
+        ("Abdomen soft, without guarding.", "guarding", "absent"),
+        ("Negative for hematuria.", "hematuria", "absent"),
+        ("Lungs are clear of crackles.", "crackles", "absent"),
+        ("No evidence of deep vein thrombosis.", "deep vein thrombosis", "absent"),
+        ("Possible early appendicitis.", "appendicitis", "possible"),
+        ("Findings are suspicious for osteomyelitis.", "osteomyelitis", "possible"),
+        ("A small pneumothorax cannot be excluded.", "pneumothorax", "possible"),
+        ("Opacity may represent atelectasis.", "atelectasis", "possible"),
+        ("Left lower lobe consolidation?", "consolidation", "possible"),
+        ("Return to clinic if you develop a rash.", "rash", "hypothetical"),
+        ("Watch for bleeding from the incision.", "bleeding", "hypothetical"),
+        ("He is at risk for falls.", "falls", "hypothetical"),
+        ("Wheezing brought on by cold air.", "Wheezing", "conditional"),
+        ("Hives only when exposed to latex.", "Hives", "conditional"),
+        ("Her mother had breast cancer.", "breast cancer", "family"),
+        ("Family history of colon cancer.", "colon cancer", "family"),
+        ("Diabetes in his father.", "Diabetes", "family"),
+        ("The rash is itchy.", "rash", "present"),
+    ],
+)
+def test_each_status(matcher, text, target, status):
+    assert judge(matcher, text, target).status == status
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "historical"),
+    [
+        ("History of myocardial infarction.", "myocardial infarction", True),
+        ("She is s/p appendectomy.", "appendectomy", True),
+        ("Status post cholecystectomy.", "cholecystectomy", True),
+        ("He had measles in the past.", "measles", True),
+        ("Known history of asthma, now presents with fever.", "fever", False),
+        ("Three-day history of cough.", "cough", False),
+        ("History of present illness: fever.", "fever", False),
+        ("A 45-year-old with fever.", "fever", False),
+        ("Effusion is larger than on the prior study.", "Effusion", False),
+    ],
+)
+def test_historical(matcher, text, target, historical):
+    assert judge(matcher, text, target).historical is historical
+
+
+def test_list_after_negation_is_negated_throughout(matcher):
+    text = "No fever, chills, night sweats, or cough."
+    for target in ("fever", "chills", "night sweats", "cough"):
+        assert judge(matcher, text, target).status == "absent", target
+
+
+def test_backward_list(matcher):
+    text = "Fever, chills and rigors were ruled out."
+    assert [judge(matcher, text, t).status for t in ("Fever", "chills", "rigors")] == ["absent"] * 3
+
+
+def test_termination_ends_negation(matcher):
+    assert judge(matcher, "No fever but has cough.", "cough").status == "present"
+    assert judge(matcher, "No fever but has cough.", "fever").status == "absent"
+    assert judge(matcher, "Denies nausea, however reports vomiting.", "vomiting").status == "present"
+    assert judge(matcher, "No masses except for a small cyst.", "cyst").status == "present"
+
+
+def test_semicolon_and_header_colon_end_scope(matcher):
+    assert judge(matcher, "No edema; mild ascites.", "ascites").status == "present"
+    text = "Past medical history: none. Exam: Wheezing."
+    assert judge(matcher, text, "Wheezing").historical is False
+    # a lower-case word before the colon does not start a header
+    assert judge(matcher, "Call if any of the following: fever or vomiting.", "vomiting").status == "hypothetical"
+
+
+def test_cue_followed_by_its_own_colon_still_reaches(matcher):
+    assert judge(matcher, "Negative for: dysuria, frequency.", "frequency").status == "absent"
+    assert judge(matcher, "PAST MEDICAL HISTORY: Gout.", "Gout").historical is True
+
+
+def test_enumerated_items_end_scope(matcher):
+    text = "1) Esophagitis s/p dilation 2) Hiatal hernia"
+    assert judge(matcher, text, "Hiatal hernia").historical is False
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("No change in the pleural effusion.", "pleural effusion"),
+        ("No increase in the size of the nodule.", "nodule"),
+        ("Gram negative rods in the sputum.", "rods"),
+        ("Pneumonia not ruled out.", "Pneumonia"),
+        ("Ambulates without difficulty, some knee pain.", "knee pain"),
+    ],
+)
+def test_pseudo_cues_block_negation(matcher, text, target):
+    assert judge(matcher, text, target).status != "absent"
+
+
+def test_not_ruled_out_is_possible(matcher):
+    assert judge(matcher, "Pneumonia not ruled out.", "Pneumonia").status == "possible"
+
+
+def test_other_status_cue_cuts_scope_but_touching_cues_stack(matcher):
+    assert judge(matcher, "Denies fever, possible pneumonia.", "pneumonia").status == "possible"
+    # touching cues both apply; precedence puts absent over possible
+    assert judge(matcher, "No evidence of possible abscess.", "abscess").status == "absent"
+    # family outranks negation
+    assert judge(matcher, "Mother denies any seizures.", "seizures").status == "family"
+
+
+def test_family_scope_ends_at_the_patient(matcher):
+    text = "Mother with lupus, patient has asthma."
+    assert judge(matcher, text, "lupus").status == "family"
+    assert judge(matcher, text, "asthma").status == "present"
+
+
+def test_family_backward_scope_stays_in_its_clause(matcher):
+    text = "Patient has asthma and his sister has eczema."
+    assert judge(matcher, text, "asthma").status == "present"
+    assert judge(matcher, text, "eczema").status == "family"
+
+
+def test_relative_as_reporter_is_not_family(matcher):
+    assert judge(matcher, "Per mother, fever since Tuesday.", "fever").status == "present"
+
+
+def test_cue_inside_the_mention_is_ignored(matcher):
+    # "without" is part of the finding's name here
+    text = "Hemiarthroplasty without loosening is seen."
+    assert judge(matcher, text, "Hemiarthroplasty without loosening").status == "present"
+
+
+def test_max_scope_limits_short_cues(matcher):
+    # "non" reaches three tokens only
+    text = "Non-tender abdomen with distension and guarding present."
+    assert judge(matcher, text, "guarding").status == "present"
+    assert judge(matcher, text, "tender").status == "absent"
+
+
+def test_reported_cues_are_the_deciding_ones(matcher):
+    text = "Denies fever. No history of stroke but possible seizure."
+    start = text.index("stroke")
+    stroke = matcher.assert_targets(text, [(start, start + 6)], [(0, 13), (14, len(text))])[0]
+    assert stroke.status == "absent" and stroke.historical
+    assert sorted((c.text, c.category) for c in stroke.cues) == [("no history of", "absent"), ("no history of", "historical")]
+    assert text[stroke.cues[0].start:stroke.cues[0].end] == "No history of"
+    seizure = judge(matcher, text, "seizure")
+    assert [(c.text, c.category) for c in seizure.cues] == [("possible", "possible")]
+    # the nearest cue of the deciding category is reported
+    nearest = judge(matcher, "No evidence of effusion, no consolidation.", "consolidation")
+    assert [c.start for c in nearest.cues] == [25]
+
+
+def test_section_defaults(matcher):
+    text = "Asthma. Gout. No diabetes."
+    spans = [(0, 6), (8, 12), (17, 25)]
+    sentences = [(0, 7), (8, 13), (14, len(text))]
+    header = (0, 0, "family_history")
+    results = matcher.assert_targets(text, spans, sentences, [header, (0, 0, "past_medical_history"), (0, 0, "past_medical_history")])
+    assert results[0].status == "family" and results[0].cues[0].text == "family_history"
+    assert results[1].status == "present" and results[1].historical
+    assert results[2].status == "absent" and results[2].historical
+    plain = matcher.assert_targets(text, spans, sentences, [(0, 0, "indication")] * 3)
+    assert [r.status for r in plain] == ["present", "present", "absent"]
+    assert not any(r.historical for r in plain)
+
+
+def test_sentence_boundaries_limit_scope(matcher):
+    text = "No fever. Cough for two days."
+    start = text.index("Cough")
+    assert matcher.assert_targets(text, [(start, start + 5)], [(0, 9), (10, len(text))])[0].status == "present"
+    # without boundaries clinlink's sentence splitter is used
+    assert matcher.assert_targets(text, [(start, start + 5)])[0].status == "present"
+    assert matcher.assert_targets(text, [(3, 8)])[0].status == "absent"
+
+
+def test_no_targets_and_empty_text(matcher):
+    assert matcher.assert_targets("", []) == []
+    assert matcher.assert_targets("No fever.", []) == []
+    assert matcher.assert_targets("", [(0, 0)])[0].status == "present"
+
+
+def test_find_cues_orders_and_suppresses(matcher):
+    cues = matcher.find_cues("No change in the effusion, no new nodule, possible scarring.")
+    assert [(c.text.lower(), c.category) for c in cues] == [("no", "absent"), ("possible", "possible")]
+
+
+def test_unicode_and_control_characters(matcher):
+    text = "Patient\u2019s mother \U0001F600 had\x00 cancer\u00e9; d\u00e9nies pain."
+    start = text.index("cancer")
+    assert matcher.assert_targets(text, [(start, start + 6)])[0].status == "family"
+    # a lower-case form that changes length ("İ") keeps offsets right
+    text = "İİ no fever"
+    start = text.index("fever")
+    result = matcher.assert_targets(text, [(start, start + 5)], [(0, len(text))])[0]
+    assert result.status == "absent" and text[result.cues[0].start:result.cues[0].end] == "no"
+
+
+def test_megabyte_sentence_without_punctuation_is_fast(matcher):
+    words = ("patient denies fever and chills with possible pneumonia and his sister had cancer " * 12500).split()
+    text = " ".join(words)
+    targets = []
+    position = 0
+    for word in words[:4000]:
+        position = text.index(word, position)
+        targets.append((position, position + len(word)))
+        position += len(word)
+    started = time.perf_counter()
+    results = matcher.assert_targets(text, targets)
+    assert time.perf_counter() - started < 10
+    assert len(results) == len(targets) and len(text) > 1_000_000
+    assert {r.status for r in results} >= {"absent", "family", "possible"}
+
+
+def test_speed_on_short_sentences(matcher):
+    text = "The patient denies chest pain, shortness of breath or palpitations but reports a history of hypertension."
+    targets = [(text.index("chest pain"), text.index("chest pain") + 10), (text.index("hypertension"), len(text) - 1)]
+    sentences = [(0, len(text))]
+    count = 2000
+    started = time.perf_counter()
+    for _ in range(count):
+        matcher.assert_targets(text, targets, sentences)
+    rate = count / (time.perf_counter() - started)
+    assert rate > 2000  # ~20k/s on one idle core; loose bound for shared CI machines
