@@ -1,0 +1,62 @@
+"""Batch jobs over report texts: documents to label rows, documents to concept sets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from clinlink.similarity.concept_set import ConceptSet
+from clinlink.similarity.labels import LabelSet, RuleLabeler, findings_from_doc
+
+
+def labelling_pipeline(pipeline: str, label_sets: Sequence[str]) -> Any:
+    """The spaCy pipeline with the label sets' extra phrases found before assertion."""
+    import clinlink
+    from clinlink.similarity.component import add_label_phrases
+
+    return add_label_phrases(clinlink.load(pipeline), label_sets)
+
+
+def label_columns(label_set: LabelSet, evidence: bool = True) -> list[str]:
+    """``id``, one column per label, then ``<label>_evidence`` columns."""
+    names = label_set.names
+    return ["id", *names, *([f"{name}_evidence" for name in names] if evidence else [])]
+
+
+def _docs(nlp: Any, texts: list[str], batch_size: int) -> Iterator[tuple[Any | None, Exception | None]]:
+    """Docs in order; a batch that fails is redone text by text so one bad report fails alone."""
+    try:
+        for doc in nlp.pipe(texts, batch_size=batch_size):
+            yield doc, None
+        return
+    except Exception:  # noqa: BLE001  (isolated below, report by report)
+        pass
+    for text in texts:
+        try:
+            yield nlp(text), None
+        except Exception as error:  # noqa: BLE001
+            yield None, error
+
+
+def label_rows(
+    nlp: Any, labeler: RuleLabeler, reports: Sequence[Any], evidence: bool = True, batch_size: int = 64
+) -> tuple[list[list[Any]], list[dict[str, str]]]:
+    """Rows of label values (and evidence) for reports with ``.id`` and ``.text``; failures as error records."""
+    names = labeler.label_set.names
+    rows, errors = [], []
+    for report, (doc, error) in zip(reports, _docs(nlp, [r.text for r in reports], batch_size)):
+        if error is not None:
+            errors.append({"id": report.id, "error": f"{type(error).__name__}: {error}"})
+            continue
+        values = labeler.label(findings_from_doc(doc), has_text=bool(report.text.strip()))
+        row = [report.id, *[values[name].value for name in names]]
+        if evidence:
+            row += [values[name].describe() for name in names]
+        rows.append(row)
+    return rows, errors
+
+
+def concept_sets(nlp: Any, texts: Iterable[str], batch_size: int = 64, **policy: Any) -> Iterator[ConceptSet]:
+    """The concept set of each text (policy: see :meth:`ConceptSet.from_doc`)."""
+    for doc in nlp.pipe(texts, batch_size=batch_size):
+        yield ConceptSet.from_doc(doc, **policy)
