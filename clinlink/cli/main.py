@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from clinlink.cli import kb
+from clinlink.cli import annotate, kb
 from clinlink.errors import ClinlinkError
 
 err = Console(stderr=True)
@@ -39,6 +39,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(kb.app, name="kb")
+app.add_typer(annotate.app)  # annotate, render
 
 
 @app.callback()

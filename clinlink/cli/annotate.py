@@ -1,0 +1,106 @@
+"""``clinlink annotate`` (folders and tables of notes -> sharded output) and ``clinlink render`` (one note -> HTML)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+app = typer.Typer()
+console = Console()
+err = Console(stderr=True)
+
+PIPELINE = typer.Option(None, "--pipeline", "-p", help="Pipeline name in pipelines/ (default: clinical), a YAML path, or a saved pipeline dir.")
+EXCLUDE = typer.Option([], "--exclude", help="Pipeline component to leave out (repeatable), e.g. --exclude linker.")
+
+
+class NotesPerSecond(ProgressColumn):
+    def render(self, task) -> Text:  # noqa: ANN001 - rich's Task
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.1f} notes/s" if speed else "- notes/s", style="progress.data.speed")
+
+
+@app.command()
+def annotate(
+    source: Path = typer.Argument(..., help="A folder of .txt notes (searched recursively) or a .csv/.tsv/.parquet/.jsonl table."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder: shards part-NNNNN.<ext>, errors.jsonl, _shards/ commit records."),
+    fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl | parquet | csv | brat | docbin."),
+    pipeline: str = PIPELINE,
+    exclude: list[str] = EXCLUDE,
+    glob: str = typer.Option("**/*.txt", "--glob", help="Notes to read from a folder (pattern relative to it)."),
+    id_col: str = typer.Option("id", "--id-col", help="Table column holding the note id."),
+    text_col: list[str] = typer.Option(["text"], "--text-col", help="Table column(s) holding the text; several are joined with newlines."),
+    n_process: int = typer.Option(1, "--n-process", min=1, help="Local worker processes."),
+    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Notes per nlp.pipe batch."),
+    shard_size: int = typer.Option(1000, "--shard-size", min=1, help="Notes per output shard (and per Dask task)."),
+    max_chars: int = typer.Option(2_000_000, "--max-chars", min=1, help="Longer notes are not annotated (errors.jsonl)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue a run into OUT: notes already committed there are skipped."),
+    engine: str = typer.Option("local", "--engine", help="local | dask."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://host:8786); default: a local cluster."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Workers of the local Dask cluster."),
+    log_text: bool = typer.Option(False, "--log-text", help="Allow note text in log messages (off: logs name notes by id and file only)."),
+) -> None:
+    """Annotate every note of a folder or table; bad notes go to OUT/errors.jsonl and the run goes on."""
+    from clinlink.batch import annotate as run_annotate
+    from clinlink.batch import count_notes
+    from clinlink.batch.core import PipelineSpec, RunOptions
+    from clinlink.io.shards import ERRORS_FILE
+
+    options = RunOptions(max_chars=max_chars, batch_size=batch_size, n_process=n_process, shard_size=shard_size, log_text=log_text)
+    spec = PipelineSpec.of(pipeline, exclude)
+    columns = (
+        TextColumn("[bold]annotating"), BarColumn(), MofNCompleteColumn(), NotesPerSecond(),
+        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=False) as progress:
+        task = progress.add_task("notes", total=count_notes(source, glob) if source.exists() else None)
+        summary = run_annotate(
+            source, out, fmt, spec, options, resume, glob, id_col, text_col, engine, scheduler, workers,
+            progress=lambda done: progress.advance(task, done),
+        )
+    table = Table(title=f"clinlink annotate -> {out}", show_header=False)
+    rows = [
+        ("notes in input", f"{summary.inputs:,}"),
+        ("skipped (done in an earlier run)", f"{summary.skipped:,}"),
+        ("annotated", f"{summary.annotated:,}"),
+        ("errors", f"{summary.errors:,}" + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(summary.error_reasons.items()))})" if summary.errors else "")),
+        ("mentions", f"{summary.mentions:,}"),
+        ("decoded as cp1252/latin-1", f"{summary.fallback_decoded:,}"),
+        ("shards written", f"{summary.shards:,}"),
+        ("time", f"{summary.seconds:.1f} s (pipeline load {summary.load_seconds:.1f} s)"),
+        ("throughput", f"{summary.notes_per_second:.1f} notes/s"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    if summary.errors:
+        console.print(f"errors: {out / ERRORS_FILE}")
+
+
+@app.command()
+def render(
+    note: Path = typer.Argument(..., help="A text file holding one note."),
+    out: Path = typer.Option(..., "--out", "-o", help="HTML file to write."),
+    pipeline: str = PIPELINE,
+    exclude: list[str] = EXCLUDE,
+    max_chars: int = typer.Option(2_000_000, "--max-chars", min=1, help="Refuse longer notes."),
+) -> None:
+    """Write a displaCy HTML page of one note: mentions coloured by assertion, with concept id, name and codes."""
+    from clinlink.batch.core import PipelineSpec
+    from clinlink.batch.inputs import NoteError, NoteInput, read_note
+    from clinlink.errors import SourceFormatError
+    from clinlink.io.render import write_html
+
+    try:
+        text = read_note(NoteInput(note.stem, str(note), path=str(note)), max_chars)
+    except NoteError as error:
+        raise SourceFormatError(note, str(error)) from None
+    nlp = PipelineSpec.of(pipeline, exclude).load()
+    nlp.max_length = max(nlp.max_length, max_chars + 1)
+    doc = nlp(text.text)
+    write_html(doc, out, title=note.name)
+    console.print(f"{len(doc.ents)} mentions -> {out}")

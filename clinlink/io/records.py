@@ -1,0 +1,60 @@
+"""A spaCy Doc as plain data: one record per document, one row per mention."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from spacy.tokens import Doc, Span
+
+ENTITY_FIELDS = (
+    "start", "end", "text", "label", "section", "assertion", "historical",
+    "concept_id", "concept_name", "score", "codes", "candidates", "assertion_cues",
+)
+# Nested values, stored as JSON text in tabular outputs (CSV, Parquet).
+JSON_FIELDS = ("codes", "candidates", "assertion_cues")
+MENTION_COLUMNS = ("id",) + ENTITY_FIELDS
+
+
+def entity_record(span: Span) -> dict[str, Any]:
+    """One mention: character offsets, label, section, assertion and linked concept."""
+    return {
+        "start": span.start_char,
+        "end": span.end_char,
+        "text": span.text,
+        "label": span.label_,
+        "section": span._.section,
+        "assertion": span._.assertion,
+        "historical": bool(span._.historical),
+        "concept_id": span._.concept_id,
+        "concept_name": span._.concept_name,
+        "score": None if span._.score is None else round(float(span._.score), 4),
+        "codes": span._.codes,
+        "candidates": span._.candidates,
+        "assertion_cues": span._.assertion_cues,
+    }
+
+
+def doc_record(doc_id: str, doc: Doc) -> dict[str, Any]:
+    """One document: id, text, sections, entities (and the concept set when the pipeline makes one)."""
+    record: dict[str, Any] = {
+        "id": doc_id,
+        "text": doc.text,
+        "sections": doc._.sections or [],
+        "entities": [entity_record(span) for span in doc.ents],
+    }
+    if doc._.concept_set is not None:
+        record["concept_set"] = doc._.concept_set
+    return record
+
+
+def mention_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Flat rows (one per mention) with nested values as JSON text, for CSV and Parquet."""
+    rows = []
+    for entity in record["entities"]:
+        row = {"id": record["id"]}
+        for field in ENTITY_FIELDS:
+            value = entity[field]
+            row[field] = json.dumps(value, ensure_ascii=False) if field in JSON_FIELDS and value is not None else value
+        rows.append(row)
+    return rows
