@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ from clinlink.errors import ConfigError, KnowledgeBaseError, SourceFormatError
 from clinlink.kb import build_kb, load_compiled, load_kb
 from clinlink.kb.compiled import CONCEPTS, MANIFEST, read_manifest, register_artifact
 from clinlink.kb.config import read_config
+from clinlink.kb.loaders import loader
 
 
 @pytest.fixture()
@@ -174,3 +176,11 @@ def test_missing_source_file_names_it(sources, tmp_path):
     (sources.parent / "mini.obo").unlink()
     with pytest.raises(SourceFormatError, match=r"mini\.obo: file not found"):
         build_kb(sources, tmp_path / "kb")
+
+
+@pytest.mark.parametrize("name", ["default", "hpo", "umls.example", "snomed.example"])
+def test_shipped_configs_name_known_loaders_and_options(name):
+    config = read_config(name)
+    for source in config.sources:
+        module = loader(source.type)
+        inspect.signature(module.load).bind(source.path or Path("."), **source.options)
