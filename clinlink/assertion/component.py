@@ -41,13 +41,12 @@ class ContextAssertion:
         ents = doc.ents
         if not ents:
             return doc
-        sentences = None
-        if doc.has_annotation("SENT_START"):
-            sentences = [(sent.start_char, sent.end_char) for sent in doc.sents]
+        text = doc.text  # built from the tokens on every access: read once
+        sentences = _sentence_spans(doc, len(text))
         sections = None
         if self.section_defaults and doc._.sections:
-            sections = [_section_header(doc, ent.start_char) for ent in ents]
-        assertions = self.matcher.assert_targets(doc.text, [(e.start_char, e.end_char) for e in ents], sentences, sections)
+            sections = [_section_header(doc, text, ent.start_char) for ent in ents]
+        assertions = self.matcher.assert_targets(text, [(e.start_char, e.end_char) for e in ents], sentences, sections)
         for ent, assertion in zip(ents, assertions):
             ent._.assertion = assertion.status
             ent._.historical = assertion.historical
@@ -69,12 +68,24 @@ class ContextAssertion:
         return self
 
 
-def _section_header(doc: Doc, start_char: int) -> tuple[int, int, str] | None:
+def _sentence_spans(doc: Doc, length: int) -> list[tuple[int, int]] | None:
+    """Character spans of the doc's sentences, or None when it has no boundaries (read as arrays: fast)."""
+    flags = doc.to_array("SENT_START")
+    if len(flags) < 2 or not flags[1:].any():
+        return None
+    offsets = doc.to_array("IDX")
+    starts = offsets[flags == 1].tolist()
+    if not starts or starts[0] != 0:
+        starts.insert(0, 0)
+    return list(zip(starts, starts[1:] + [length]))
+
+
+def _section_header(doc: Doc, text: str, start_char: int) -> tuple[int, int, str] | None:
     """(header start, header end, name) of the section holding ``start_char``, or None."""
     for section_start, section_end, name, *rest in doc._.sections:
         if section_start <= start_char < section_end:
             header = rest[0] if rest else ""
-            at = doc.text.find(header, section_start, section_end) if header else -1
+            at = text.find(header, section_start, section_end) if header else -1
             return (at, at + len(header), name) if at >= 0 else (section_start, section_start, name)
     return None
 
