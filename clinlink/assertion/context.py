@@ -133,7 +133,7 @@ class ContextMatcher:
         return results
 
     def find_cues(self, text: str) -> list[CueMatch]:
-        """Every cue of ``text`` (one sentence) after pseudo-cue suppression, in order."""
+        """The modifier cues of ``text`` (one sentence; no terminations) after pseudo-cue suppression, in order."""
         return [CueMatch(s.start, s.end, text[s.start:s.end], s.cue.category) for s in self._scope(text, 0, len(text))]
 
     # -- steps ------------------------------------------------------------

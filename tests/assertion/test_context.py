@@ -245,3 +245,12 @@ def test_speed_on_short_sentences(matcher):
         matcher.assert_targets(text, targets, sentences)
     rate = count / (time.perf_counter() - started)
     assert rate > 2000  # ~20k/s on one idle core; loose bound for shared CI machines
+
+
+def test_core_does_not_import_spacy():
+    import subprocess
+    import sys
+
+    code = "import sys, clinlink.assertion; print('spacy' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
