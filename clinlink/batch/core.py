@@ -44,6 +44,7 @@ class PipelineSpec:
 
 _PIPELINES: dict[PipelineSpec, Language] = {}
 _PIPELINES_LOCK = threading.Lock()
+_LOADS: list[PipelineSpec] = []
 
 
 def cached_pipeline(spec: PipelineSpec) -> Language:
@@ -51,7 +52,13 @@ def cached_pipeline(spec: PipelineSpec) -> Language:
     with _PIPELINES_LOCK:
         if spec not in _PIPELINES:
             _PIPELINES[spec] = spec.load()
+            _LOADS.append(spec)
         return _PIPELINES[spec]
+
+
+def pipeline_loads() -> int:
+    """How many pipelines this process has built (1 per spec when the cache works)."""
+    return len(_LOADS)
 
 
 @dataclass(frozen=True)

@@ -71,8 +71,9 @@ class OutputFolder:
                 state.done_origins.add(origin)
                 state.seen_ids.add(note_id)
                 state.committed_notes += 1
-            for error in record["errors"]:
+            for error in record["errors"]:  # a note that failed still uses its id, as in an uninterrupted run
                 state.done_origins.add(error["origin"])
+                state.seen_ids.add(error["id"])
                 state.committed_errors += 1
         highest = max([highest, *self._remove_uncommitted(set(records))])
         state.next_shard = highest + 1

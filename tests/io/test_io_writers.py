@@ -1,0 +1,105 @@
+"""Records and shard writers: JSONL, Parquet, CSV, BRAT, DocBin; atomic commits and resume state."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import spacy
+from spacy.tokens import DocBin
+
+from clinlink.errors import ClinlinkError
+from clinlink.io.records import doc_record, mention_rows
+from clinlink.io.shards import OutputFolder
+from clinlink.io.writers import atomic_write, brat_name, brat_standoff, shard_writer
+
+
+def test_doc_record_holds_offsets_sections_assertions_and_concepts(annotated_doc):
+    record = doc_record("n1", annotated_doc)
+    assert record["id"] == "n1" and record["text"] == annotated_doc.text
+    effusion, cardiomegaly, asthma = record["entities"]
+    assert (effusion["start"], effusion["end"], effusion["text"]) == (13, 29, "pleural\neffusion")
+    assert effusion["section"] == "findings" and effusion["assertion"] == "absent"
+    assert effusion["codes"] == {"ICD10CM": ["J90"], "UMLS": ["C0032227"]}
+    assert effusion["candidates"][1] == ["HP:0100760", "Pleural fluid", 0.41]
+    assert cardiomegaly["assertion"] == "present" and cardiomegaly["historical"] is False
+    assert asthma["section"] == "family_history" and asthma["assertion"] == "family" and asthma["historical"] is True
+    assert json.loads(json.dumps(record)) == record
+
+
+def test_mention_rows_flatten_nested_values_to_json(annotated_doc):
+    rows = mention_rows(doc_record("n1", annotated_doc))
+    assert len(rows) == 3 and rows[0]["id"] == "n1"
+    assert json.loads(rows[0]["codes"]) == {"ICD10CM": ["J90"], "UMLS": ["C0032227"]}
+    assert rows[1]["codes"] is None
+
+
+def test_brat_standoff_splits_mentions_at_line_breaks(annotated_doc):
+    lines = brat_standoff(annotated_doc).splitlines()
+    assert lines[0] == "T1\tDISO 13 20;21 29\tpleural effusion"
+    assert "N1\tReference T1 HP:0002202\tPleural effusion" in lines
+    assert "A1\tAssertion T1 absent" in lines
+    assert any(line.startswith("#1\tAnnotatorNotes T1\tHP:0002202 Pleural effusion; score=0.970; section=findings; ICD10CM=J90") for line in lines)
+    assert "A4\tHistorical T3" in lines
+
+
+def test_brat_names_are_safe_and_distinct():
+    assert brat_name("cxr/report1") == "cxr/report1"
+    assert brat_name("../../etc/passwd").startswith("etc/passwd-")
+    assert brat_name("a b") != brat_name("a_b") and brat_name("a b").startswith("a_b-")
+
+
+@pytest.mark.parametrize("fmt,suffix", [("jsonl", ".jsonl"), ("parquet", ".parquet"), ("csv", ".csv"), ("docbin", ".spacy")])
+def test_shard_appears_only_at_commit(tmp_path, annotated_doc, fmt, suffix):
+    writer = shard_writer(fmt, tmp_path, "part-00000")
+    writer.add("n1", annotated_doc)
+    assert not (tmp_path / f"part-00000{suffix}").exists()
+    [path] = writer.commit()
+    assert path == tmp_path / f"part-00000{suffix}"
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
+    if fmt == "parquet":
+        frame = pd.read_parquet(path)
+        assert list(frame["concept_id"]) == ["HP:0002202", "HP:0001640", "HP:0002099"]
+        assert frame["start"].dtype == "int64" and frame["historical"].tolist() == [False, False, True]
+    elif fmt == "docbin":
+        [doc] = DocBin().from_disk(path).get_docs(spacy.blank("en").vocab)
+        assert doc.user_data["clinlink_id"] == "n1"
+        assert [(e._.concept_id, e._.assertion) for e in doc.ents] == [("HP:0002202", "absent"), ("HP:0001640", "present"), ("HP:0002099", "family")]
+
+
+def test_empty_parquet_shard_keeps_the_schema(tmp_path):
+    [path] = shard_writer("parquet", tmp_path, "part-00000").commit()
+    frame = pd.read_parquet(path)
+    assert len(frame) == 0 and frame["score"].dtype == "float64" and "concept_id" in frame
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
+    target = tmp_path / "a.txt"
+    target.write_text("old", encoding="utf-8")
+
+    def fail(temporary):
+        temporary.write_text("half", encoding="utf-8")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(target, fail)
+    assert target.read_text(encoding="utf-8") == "old" and [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_resume_state_and_errors_file_come_from_commit_records(tmp_path, annotated_doc):
+    folder = OutputFolder(tmp_path / "out", "jsonl")
+    assert folder.prepare(resume=False).next_shard == 0
+    writer = shard_writer("jsonl", folder.path, "part-00000")
+    writer.add("n1", annotated_doc)
+    folder.commit("part-00000", writer.commit(), [("n1", "n1.txt")], [{"id": "n2", "origin": "n2.txt", "reason": "binary file"}])
+    (folder.path / "part-00001.jsonl").write_text("{}\n", encoding="utf-8")  # never committed
+    with pytest.raises(ClinlinkError, match="--resume"):
+        folder.prepare(resume=False)
+    state = folder.prepare(resume=True)
+    assert state.done_origins == {"n1.txt", "n2.txt"} and state.seen_ids == {"n1", "n2"}
+    assert state.next_shard == 2 and not (folder.path / "part-00001.jsonl").exists()
+    folder.write_errors()
+    assert json.loads((folder.path / "errors.jsonl").read_text(encoding="utf-8")) == {"id": "n2", "origin": "n2.txt", "reason": "binary file"}
+    with pytest.raises(ClinlinkError, match="--format jsonl"):
+        OutputFolder(folder.path, "csv").prepare(resume=True)
