@@ -1,0 +1,180 @@
+"""spaCy component ``clinlink_linker``: links every ``doc.ents`` span to a KB concept.
+
+Sets ``span._.concept_id``, ``concept_name``, ``score``, ``candidates``
+(``[[id, name, score], ...]``) and ``codes``; NIL spans get ``concept_id`` None.
+Short forms found by scispaCy's ``abbreviation_detector`` are linked through
+their long form. A concept id already set by the mention detector (a
+dictionary match) is kept unless the linker's top candidate is an exact name
+match of another concept, or scores ``override_margin`` above the kept concept
+(a kept concept outside the top ``k`` counts at the k-th candidate's score).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from clinlink.extensions import register_extensions
+from clinlink.kb import KnowledgeBase, load_kb
+from clinlink.kb.compiled import MANIFEST
+from clinlink.linking.candidates import Candidate
+from clinlink.linking.linker import NIL_THRESHOLD, Linker
+
+_LINKERS: dict[tuple[str, str, bool], Linker] = {}
+
+
+def load_linker(kb: str | None = None, encoder: str | None = None, sparse: bool = True) -> Linker:
+    """One linker per process for a (KB, encoder, sparse) triple; ``kb`` is a compiled KB dir or a config name."""
+    key = (str(kb or "default"), str(encoder or ""), sparse)
+    if key not in _LINKERS:
+        _LINKERS[key] = Linker.from_kb(_knowledge_base(kb), encoder=encoder, sparse=sparse)
+    return _LINKERS[key]
+
+
+def _knowledge_base(kb: str | None) -> KnowledgeBase:
+    if kb is not None and (Path(kb).expanduser() / MANIFEST).is_file():
+        return load_kb(Path(kb).expanduser())
+    return load_kb(config=kb)
+
+
+@Language.factory(
+    "clinlink_linker",
+    default_config={
+        "kb": None,
+        "encoder": None,
+        "sparse": True,
+        "k": 5,
+        "sources": None,
+        "within": None,
+        "groups": None,
+        "nil_threshold": NIL_THRESHOLD,
+        "use_abbreviations": True,
+        "override_margin": 0.1,
+        "batch_size": 256,
+    },
+)
+def make_linker(
+    nlp: Language,
+    name: str,
+    kb: str | None,
+    encoder: str | None,
+    sparse: bool,
+    k: int,
+    sources: list[str] | None,
+    within: str | list[str] | None,
+    groups: list[str] | None,
+    nil_threshold: float,
+    use_abbreviations: bool,
+    override_margin: float,
+    batch_size: int,
+) -> LinkerComponent:
+    """Settings: ``kb`` (compiled KB dir or ontology config name; None: the default KB),
+    ``encoder`` (model dir; None: the default), ``k`` candidates kept, filters
+    ``sources`` / ``within`` / ``groups``, ``nil_threshold``, ``use_abbreviations``,
+    ``override_margin`` (see the module doc) and ``batch_size`` (spans linked per call in ``pipe``)."""
+    register_extensions()
+    linker = load_linker(kb, encoder, sparse)
+    return LinkerComponent(
+        linker, k, sources, within, groups, nil_threshold, use_abbreviations, override_margin, batch_size
+    )
+
+
+class LinkerComponent:
+    """Adapts :class:`Linker` to docs: gathers the entity texts of many docs into one call."""
+
+    def __init__(
+        self,
+        linker: Linker,
+        k: int = 5,
+        sources: list[str] | None = None,
+        within: str | list[str] | None = None,
+        groups: list[str] | None = None,
+        nil_threshold: float = NIL_THRESHOLD,
+        use_abbreviations: bool = True,
+        override_margin: float = 0.1,
+        batch_size: int = 256,
+    ):
+        self.linker = linker
+        self.k = k
+        self.filters = {"sources": sources, "within": within, "groups": groups}
+        self.nil_threshold = nil_threshold
+        self.use_abbreviations = use_abbreviations
+        self.override_margin = override_margin
+        self.batch_size = batch_size
+
+    def __call__(self, doc: Doc) -> Doc:
+        self._link_docs([doc])
+        return doc
+
+    def pipe(self, docs: Iterable[Doc], batch_size: int | None = None) -> Iterator[Doc]:
+        batch: list[Doc] = []
+        spans = 0
+        for doc in docs:
+            batch.append(doc)
+            spans += len(doc.ents)
+            if spans >= (batch_size or self.batch_size):
+                yield from self._link_docs(batch)
+                batch, spans = [], 0
+        if batch:
+            yield from self._link_docs(batch)
+
+    def _link_docs(self, docs: list[Doc]) -> list[Doc]:
+        spans = [span for doc in docs for span in doc.ents]
+        texts = [self._query(span) for span in spans]
+        contexts = [span.sent.text if span.doc.has_annotation("SENT_START") else None for span in spans]
+        results = self.linker.link(texts, contexts, k=self.k, nil_threshold=self.nil_threshold, **self.filters)
+        for span, candidates in zip(spans, results):
+            self._annotate(span, candidates)
+        return docs
+
+    def _query(self, span: Span) -> str:
+        """The text to link: the long form when the span is a known abbreviation."""
+        if not self.use_abbreviations or not Doc.has_extension("abbreviations"):
+            return span.text
+        for short in span.doc._.abbreviations or ():
+            start, end, long_form = _abbreviation(short)
+            if (start, end) == (span.start, span.end) or (short_text(short) == span.text and long_form):
+                return long_form or span.text
+        return span.text
+
+    def _annotate(self, span: Span, candidates: list[Candidate]) -> None:
+        chosen = candidates[0] if candidates else None
+        preset = span._.concept_id
+        if preset is not None and self._keep_preset(preset, candidates):
+            kept = self.linker.kb.find(preset)
+            if kept is not None:
+                score = next((c.score for c in candidates if c.concept_id == kept.id), None)
+                chosen = Candidate(kept.id, kept.name, 1.0 if score is None else score)
+        span._.candidates = [candidate.as_list() for candidate in candidates]
+        if chosen is None:
+            span._.concept_id = span._.concept_name = span._.score = span._.codes = None
+            return
+        span._.concept_id = chosen.concept_id
+        span._.concept_name = chosen.name
+        span._.score = round(float(chosen.score), 4)
+        span._.codes = self.linker.codes(chosen.concept_id)
+
+    def _keep_preset(self, preset: str, candidates: list[Candidate]) -> bool:
+        """Keep the mention detector's concept unless the linker is clearly sure of another one."""
+        resolved = self.linker.kb.resolve(preset)
+        if not candidates or candidates[0].concept_id == resolved:
+            return True
+        top = candidates[0]
+        preset_score = next((c.score for c in candidates if c.concept_id == resolved), candidates[-1].score)
+        return not (top.exact or top.score >= preset_score + self.override_margin)
+
+
+def _abbreviation(short: Any) -> tuple[int, int, str | None]:
+    """(token start, token end, long form text) of a scispaCy abbreviation (Span or serializable dict)."""
+    if isinstance(short, dict):
+        return short["short_start"], short["short_end"], short.get("long_text")
+    long_form = short._.long_form
+    return short.start, short.end, long_form if isinstance(long_form, str) or long_form is None else long_form.text
+
+
+def short_text(short: Any) -> str:
+    return short["short_text"] if isinstance(short, dict) else short.text

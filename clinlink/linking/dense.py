@@ -1,0 +1,141 @@
+"""Dense name index: FAISS inner product over the unit vectors of every KB name.
+
+``kind="flat"`` (default) is exact and fits up to about a million names
+(memory: ``n_names * dim * 4`` bytes, e.g. 101k names x 384 = 155 MB, loaded
+memory-mapped). ``kind="hnsw"`` is approximate for UMLS scale (millions of
+names): the same vectors plus the graph, about ``n_names * (dim * 4 + M * 2 * 4)``
+bytes (M=32: +256 bytes a name, 16M names x 384 dims = 29 GB), searched much faster.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import OrderedDict
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from clinlink.errors import KnowledgeBaseError
+
+log = logging.getLogger(__name__)
+
+INDEX_FILE = "dense.faiss"
+META_FILE = "dense.json"
+KINDS = ("flat", "hnsw")
+#: With HNSW, filters that keep at most this many rows are searched exactly.
+EXACT_FILTER_ROWS = 200_000
+
+
+class DenseIndex:
+    """Row-level nearest-neighbour search; row ``i`` is row ``i`` of the name table."""
+
+    def __init__(self, index: faiss.Index, metadata: dict):
+        self.index = index
+        self.metadata = metadata
+        self._subsets: OrderedDict[bytes, tuple[faiss.Index, np.ndarray]] = OrderedDict()
+
+    @classmethod
+    def build(
+        cls,
+        vectors: np.ndarray,
+        metadata: dict | None = None,
+        kind: str = "flat",
+        hnsw_m: int = 32,
+        ef_construction: int = 200,
+    ) -> DenseIndex:
+        """Index unit ``vectors`` (one row per name)."""
+        if kind not in KINDS:
+            raise ValueError(f"dense index kind must be one of {KINDS}, not {kind!r}")
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        dim = vectors.shape[1]
+        if kind == "flat":
+            index = faiss.IndexFlatIP(dim)
+        else:
+            index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = ef_construction
+        index.add(vectors)
+        return cls(index, {"kind": kind, "dim": dim, "count": int(index.ntotal), **(metadata or {})})
+
+    def __len__(self) -> int:
+        return int(self.index.ntotal)
+
+    # -- persistence --------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        faiss.write_index(self.index, str(directory / INDEX_FILE))
+        (directory / META_FILE).write_text(json.dumps(self.metadata, indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path, mmap: bool = True) -> DenseIndex:
+        """Load a saved index, memory-mapped where FAISS supports it for the index type."""
+        directory = Path(directory)
+        path = directory / INDEX_FILE
+        try:
+            metadata = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
+            index = None
+            if mmap:
+                try:
+                    index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+                except RuntimeError:
+                    log.info("%s: memory mapping not supported, reading into memory", path)
+            if index is None:
+                index = faiss.read_index(str(path))
+        except (OSError, ValueError, RuntimeError) as error:
+            raise KnowledgeBaseError(f"{path}: cannot read the dense index ({error}); rebuild it") from error
+        return cls(index, metadata)
+
+    # -- search -------------------------------------------------------------
+    def search_rows(
+        self, queries: np.ndarray, n: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``n`` rows per query (scores, rows), ``-1`` rows where fewer exist.
+
+        ``allowed``: sorted row ids a result may come from (None: all); exact for
+        any size of the allowed set.
+        """
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if allowed is None:
+            n = min(n, len(self))
+            if isinstance(self.index, faiss.IndexHNSWFlat):
+                self.index.hnsw.efSearch = max(64, 2 * n)
+            return self.index.search(queries, n)
+        if len(allowed) == 0:
+            return np.full((len(queries), 0), -np.inf, np.float32), np.full((len(queries), 0), -1, np.int64)
+        n = min(n, len(allowed))
+        if isinstance(self.index, faiss.IndexFlat) or len(allowed) > EXACT_FILTER_ROWS:
+            return self._search_selected(queries, n, allowed)
+        subset, rows = self._subset(allowed)
+        scores, found = subset.search(queries, n)
+        return scores, np.where(found >= 0, rows[np.maximum(found, 0)], -1)
+
+    def _search_selected(self, queries: np.ndarray, n: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        selector = faiss.IDSelectorBatch(allowed.astype(np.int64))
+        if isinstance(self.index, faiss.IndexHNSWFlat):
+            params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(128, 4 * n))
+        else:
+            params = faiss.SearchParameters(sel=selector)
+        return self.index.search(queries, n, params=params)
+
+    def _subset(self, allowed: np.ndarray) -> tuple[faiss.Index, np.ndarray]:
+        """An exact flat index over the allowed rows (a few recent ones are kept)."""
+        key = allowed.tobytes()
+        if key in self._subsets:
+            self._subsets.move_to_end(key)
+            return self._subsets[key]
+        subset = faiss.IndexFlatIP(self.index.d)
+        subset.add(self.vectors(allowed))
+        self._subsets[key] = (subset, allowed)
+        while len(self._subsets) > 4:
+            self._subsets.popitem(last=False)
+        return subset, allowed
+
+    def vectors(self, rows: np.ndarray) -> np.ndarray:
+        """The stored vectors of ``rows``."""
+        return self.index.reconstruct_batch(np.asarray(rows, dtype=np.int64))
+
+    def score_rows(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Inner products of one query vector with the given rows."""
+        return self.vectors(rows) @ np.asarray(query, dtype=np.float32)

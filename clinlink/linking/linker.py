@@ -1,0 +1,334 @@
+"""The linker: mention strings in, ranked concept candidates out.
+
+Dense (bi-encoder + FAISS) and sparse (char n-gram TF-IDF) retrieval over
+every KB name, merged per concept, exact names first, optionally reranked
+(see :class:`~clinlink.linking.candidates.Reranker`), NIL below a threshold.
+Indexes are built once and cached in the compiled KB directory.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import time
+from copy import copy
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from clinlink.errors import KnowledgeBaseError
+from clinlink.kb import KnowledgeBase
+from clinlink.kb.compiled import register_artifact
+from clinlink.kb.knowledge_base import XREF_ALIASES
+from clinlink.linking.candidates import Candidate, Reranker, merge, rank, search_concepts
+from clinlink.linking.dense import DenseIndex
+from clinlink.linking.encoder import TextEncoder
+from clinlink.linking.names import NameTable
+from clinlink.linking.sparse import SparseIndex
+from clinlink.text.normalize import normalize
+
+log = logging.getLogger(__name__)
+
+#: Ensemble weight of the dense score (tuned on held-out HPO synonyms, see benchmarks/linking.py).
+DENSE_WEIGHT = 0.6
+MERGE_METHOD = "sum"
+#: Top-candidate score below which a mention is NIL (calibrated in benchmarks/linking.py).
+NIL_THRESHOLD = 0.45
+#: Concepts each retriever proposes before merging (at least ``k``).
+RETRIEVE_K = 32
+
+
+class Linker:
+    """Links mention strings to KB concepts; build it with :meth:`from_kb`."""
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        table: NameTable,
+        encoder: TextEncoder | None = None,
+        dense: DenseIndex | None = None,
+        sparse: SparseIndex | None = None,
+        reranker: Reranker | None = None,
+        dense_weight: float = DENSE_WEIGHT,
+        merge_method: str = MERGE_METHOD,
+        nil_threshold: float = NIL_THRESHOLD,
+        retrieve_k: int = RETRIEVE_K,
+        batch_size: int = 128,
+    ):
+        if dense is None and sparse is None:
+            raise ValueError("a linker needs a dense or a sparse index")
+        if dense is not None and encoder is None:
+            raise ValueError("a dense index needs its encoder")
+        for index in (dense, sparse):
+            if index is not None and len(index) != len(table):
+                raise KnowledgeBaseError(f"index has {len(index)} rows but the name table {len(table)}; rebuild it")
+        self.kb = kb
+        self.table = table
+        self.encoder = encoder
+        self.dense = dense
+        self.sparse = sparse
+        self.reranker = reranker
+        self.dense_weight = dense_weight
+        self.merge_method = merge_method
+        self.nil_threshold = nil_threshold
+        self.retrieve_k = retrieve_k
+        self.batch_size = batch_size
+        self._allowed = lru_cache(maxsize=32)(self._allowed_rows)
+
+    # -- construction -------------------------------------------------------
+    @classmethod
+    def from_kb(
+        cls,
+        kb: KnowledgeBase,
+        encoder: TextEncoder | str | Path | None = None,
+        sparse: bool = True,
+        dense: bool = True,
+        reranker: Reranker | None = None,
+        index_kind: str = "flat",
+        ngram_range: tuple[int, int] = (3, 3),
+        cache_dir: Path | None = None,
+        rebuild: bool = False,
+        **settings,
+    ) -> Linker:
+        """A linker over ``kb`` with its indexes loaded from, or built into, ``<kb dir>/index/``.
+
+        ``encoder``: a :class:`TextEncoder` or a model dir/id (default: the
+        trained ``models/bi-encoder`` if present, else all-MiniLM-L6-v2).
+        ``cache_dir`` overrides where indexes live (a KB built in memory and
+        no ``cache_dir``: indexes are built and kept in memory only).
+        ``settings``: ``dense_weight``, ``merge_method``, ``nil_threshold``, ``retrieve_k``, ``batch_size``.
+        """
+        table = NameTable.from_kb(kb)
+        root = Path(cache_dir) if cache_dir else (Path(kb.path) / "index" if kb.path else None)
+        text_encoder = dense_index = sparse_index = None
+        if dense:
+            text_encoder = encoder if isinstance(encoder, TextEncoder) else TextEncoder(encoder)
+            suffix = "" if index_kind == "flat" else f"-{index_kind}"
+            dense_index = _cached(
+                root and root / f"{text_encoder.fingerprint[:12]}{suffix}",
+                table,
+                DenseIndex.load,
+                lambda: _build_dense(table, text_encoder, index_kind),
+                rebuild,
+                kb,
+            )
+        if sparse:
+            sparse_index = _cached(
+                root and root / f"tfidf-{ngram_range[0]}-{ngram_range[1]}",
+                table,
+                SparseIndex.load,
+                lambda: _build_sparse(table, ngram_range),
+                rebuild,
+                kb,
+            )
+        return cls(kb, table, text_encoder, dense_index, sparse_index, reranker=reranker, **settings)
+
+    # -- linking ------------------------------------------------------------
+    def link(
+        self,
+        mentions: Sequence[str],
+        contexts: Sequence[str | None] | None = None,
+        k: int = 5,
+        sources: Sequence[str] | None = None,
+        within: str | Sequence[str] | None = None,
+        groups: Sequence[str] | None = None,
+        nil_threshold: float | None = None,
+    ) -> list[list[Candidate]]:
+        """Top ``k`` candidates per mention, best first; ``[]`` for NIL.
+
+        ``sources`` restricts to vocabularies ("HP"/"HPO", "ICD10CM"), ``within``
+        to the subtree(s) under a concept id (itself included), ``groups`` to
+        UMLS semantic groups ("DISO"); ``contexts`` (one per mention) go to the reranker;
+        ``nil_threshold`` overrides the linker's for this call.
+        """
+        if contexts is not None and len(contexts) != len(mentions):
+            raise ValueError(f"{len(contexts)} contexts for {len(mentions)} mentions")
+        allowed = self.allowed_rows(sources, within, groups)
+        depth = max(k, self.reranker.top_k) if self.reranker else k
+        results = self.retrieve(mentions, depth, allowed)
+        threshold = self.nil_threshold if nil_threshold is None else nil_threshold
+        linked = []
+        for position, (mention, candidates) in enumerate(zip(mentions, results)):
+            if self.reranker is not None and candidates and self.reranker.should_rerank(mention, candidates):
+                context = contexts[position] if contexts is not None else None
+                candidates = self.reranker.rerank(mention, context, candidates)
+            if not candidates or candidates[0].score < threshold:
+                candidates = []
+            linked.append(candidates[:k])
+        return linked
+
+    def retrieve(
+        self,
+        mentions: Sequence[str],
+        k: int,
+        allowed: np.ndarray | None = None,
+        exclude: Sequence[set[int]] | None = None,
+    ) -> list[list[Candidate]]:
+        """Merged, ranked top ``k`` candidates per mention (no reranking, no NIL).
+
+        Each retriever proposes ``max(k, retrieve_k)`` concepts before the merge.
+        ``allowed``: sorted name rows results may come from (see :meth:`allowed_rows`);
+        ``exclude``: per mention, name rows to ignore (held-out evaluation).
+        """
+        if exclude is None:
+            unique = list(dict.fromkeys(mentions))
+            positions = {mention: i for i, mention in enumerate(unique)}
+            ranked = self._retrieve_unique(unique, k, allowed, None)
+            return [[copy(c) for c in ranked[positions[mention]]] for mention in mentions]
+        return self._retrieve_unique(list(mentions), k, allowed, exclude)
+
+    def _retrieve_unique(
+        self, mentions: list[str], k: int, allowed: np.ndarray | None, exclude: Sequence[set[int]] | None
+    ) -> list[list[Candidate]]:
+        if not mentions:
+            return []
+        dense_queries = sparse_queries = None
+        dense_hits = sparse_hits = None
+        depth = max(k, self.retrieve_k)
+        if self.dense is not None:
+            dense_queries = self.encoder.encode(mentions, self.batch_size)
+            dense_hits = search_concepts(self.dense, dense_queries, self.table, depth, allowed, exclude)
+        if self.sparse is not None:
+            sparse_queries = self.sparse.encode(mentions)
+            sparse_hits = search_concepts(self.sparse, sparse_queries, self.table, depth, allowed, exclude)
+        allowed_set = None if allowed is None else set(allowed.tolist())
+        results = []
+        for i, mention in enumerate(mentions):
+            excluded = exclude[i] if exclude else set()
+            exact = self._exact_concepts(mention, allowed_set, excluded)
+            fill = self._filler(dense_queries, sparse_queries, i, excluded)
+            dense_i = None if dense_hits is None else dense_hits[i]
+            sparse_i = None if sparse_hits is None else sparse_hits[i]
+            lead, which = (dense_i, "dense") if dense_i is not None else (sparse_i, "sparse")
+            lead.update(fill([c for c in exact if c not in lead and (sparse_i is None or c not in sparse_i)], which))
+            merged = merge(dense_i, sparse_i, fill, self.dense_weight, self.merge_method)
+            results.append(rank(merged, exact, self.table, self.preferred_name, k))
+        return results
+
+    def _exact_concepts(self, mention: str, allowed: set[int] | None, excluded: set[int]) -> set[str]:
+        rows = self.table.rows_by_normalized.get(normalize(mention), ())
+        return {
+            self.table.concept_ids[row]
+            for row in rows
+            if row not in excluded and (allowed is None or row in allowed)
+        }
+
+    def _filler(
+        self, dense_queries: np.ndarray | None, sparse_queries, i: int, excluded: set[int]
+    ) -> Callable[[list[str], str], dict[str, tuple[float, int]]]:
+        """Exact per-concept (max score, row) of one query, for concepts a retriever did not propose."""
+
+        def fill(concept_ids: list[str], which: str) -> dict[str, tuple[float, int]]:
+            if not concept_ids:
+                return {}
+            row_lists = [[r for r in self.table.rows_by_concept[c].tolist() if r not in excluded] for c in concept_ids]
+            rows = np.asarray([r for found in row_lists for r in found], dtype=np.int64)
+            if which == "dense":
+                scores = self.dense.score_rows(dense_queries[i], rows)
+            else:
+                scores = self.sparse.score_rows(sparse_queries[i], rows)
+            filled, offset = {}, 0
+            for concept_id, found in zip(concept_ids, row_lists):
+                part = scores[offset : offset + len(found)]
+                best = int(np.argmax(part))
+                filled[concept_id] = (float(part[best]), found[best])
+                offset += len(found)
+            return filled
+
+        return fill
+
+    # -- filters and lookups ------------------------------------------------
+    def allowed_rows(
+        self,
+        sources: Sequence[str] | None = None,
+        within: str | Sequence[str] | None = None,
+        groups: Sequence[str] | None = None,
+    ) -> np.ndarray | None:
+        """Sorted name rows of the concepts that pass the filters (None: no filter)."""
+        if not sources and not within and not groups:
+            return None
+        key_within = (within,) if isinstance(within, str) else tuple(within or ())
+        return self._allowed(tuple(sources or ()), key_within, tuple(groups or ()))
+
+    def _allowed_rows(self, sources: tuple[str, ...], within: tuple[str, ...], groups: tuple[str, ...]) -> np.ndarray:
+        wanted_sources = {XREF_ALIASES.get(s.upper(), s.upper()) for s in sources}
+        subtree: set[str] | None = None
+        if within:
+            subtree = set()
+            for top in within:
+                root = self.kb.require(top)
+                subtree |= self.kb.descendants(root) | {root}
+        keep = []
+        for concept_id in self.table.rows_by_concept:
+            concept = self.kb.get(concept_id)
+            if wanted_sources and concept.source.upper() not in wanted_sources:
+                continue
+            if groups and concept.group not in groups:
+                continue
+            if subtree is not None and concept_id not in subtree:
+                continue
+            keep.append(concept_id)
+        return self.table.rows_of(keep)
+
+    def preferred_name(self, concept_id: str) -> str:
+        return self.kb.get(concept_id).name
+
+    def codes(self, concept_id: str) -> dict[str, list[str]]:
+        """The concept's codes per vocabulary (UMLS, SNOMEDCT, ICD10CM, HPO), through cross-references."""
+        return self.kb.codes(concept_id)
+
+
+def _build_dense(table: NameTable, encoder: TextEncoder, kind: str) -> DenseIndex:
+    started = time.perf_counter()
+    unique = list(dict.fromkeys(table.names))
+    position = {name: i for i, name in enumerate(unique)}
+    vectors = encoder.encode(unique, batch_size=256)[[position[name] for name in table.names]]
+    metadata = {
+        "model": str(encoder.model_dir),
+        "fingerprint": encoder.fingerprint,
+        "pooling": encoder.pooling,
+        "max_length": encoder.max_length,
+    }
+    index = DenseIndex.build(vectors, metadata, kind=kind)
+    index.metadata["build_seconds"] = round(time.perf_counter() - started, 2)
+    return index
+
+
+def _build_sparse(table: NameTable, ngram_range: tuple[int, int]) -> SparseIndex:
+    started = time.perf_counter()
+    index = SparseIndex.build(table.names, ngram_range)
+    index.metadata["build_seconds"] = round(time.perf_counter() - started, 2)
+    return index
+
+
+def _cached(directory: Path | None, table: NameTable, load: Callable, build: Callable, rebuild: bool, kb: KnowledgeBase):
+    """Load the index in ``directory`` if it was built from the same names, else build (and save) it."""
+    if directory is not None and directory.is_dir() and not rebuild:
+        try:
+            if NameTable.load(directory).same_rows(table):
+                return load(directory)
+            log.info("%s: built from other names, rebuilding", directory)
+        except KnowledgeBaseError as error:
+            log.warning("%s, rebuilding", error)
+    log.info("building %s", directory or "an in-memory index")
+    index = build()
+    if directory is None:
+        return index
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
+    try:
+        index.save(staging)
+        table.save(staging)
+        if directory.exists():
+            shutil.rmtree(directory)
+        os.replace(staging, directory)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if kb.path is not None and Path(directory).is_relative_to(Path(kb.path)):
+        artifact = str(directory.relative_to(kb.path))
+        register_artifact(kb.path, artifact, {"dir": artifact, **index.metadata})
+    return load(directory)

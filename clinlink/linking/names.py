@@ -1,0 +1,79 @@
+"""The name table: one row per (name, concept) pair, shared by the dense and sparse indexes.
+
+Row ``i`` of every index is ``names[i]`` of concept ``concept_ids[i]``, so
+filters (allowed rows) and masks apply to all of them alike.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from clinlink.errors import KnowledgeBaseError
+from clinlink.kb import KnowledgeBase
+from clinlink.text.normalize import normalize
+
+FILE = "names.json"
+
+
+class NameTable:
+    """Names and their concept ids, with per-concept rows and a normalized-name lookup."""
+
+    def __init__(self, names: list[str], concept_ids: list[str]):
+        if len(names) != len(concept_ids):
+            raise ValueError("names and concept_ids differ in length")
+        self.names = list(names)
+        self.concept_ids = np.asarray(concept_ids, dtype=object)
+
+    @classmethod
+    def from_kb(cls, kb: KnowledgeBase) -> NameTable:
+        """Every name of every indexed, current concept of ``kb``."""
+        pairs = list(kb.iter_names(indexed_only=True))
+        return cls([name for name, _ in pairs], [concept_id for _, concept_id in pairs])
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @cached_property
+    def normalized(self) -> list[str]:
+        return [normalize(name) for name in self.names]
+
+    @cached_property
+    def rows_by_concept(self) -> dict[str, np.ndarray]:
+        rows: dict[str, list[int]] = defaultdict(list)
+        for row, concept_id in enumerate(self.concept_ids):
+            rows[concept_id].append(row)
+        return {concept_id: np.asarray(found, dtype=np.int64) for concept_id, found in rows.items()}
+
+    @cached_property
+    def rows_by_normalized(self) -> dict[str, list[int]]:
+        rows: dict[str, list[int]] = defaultdict(list)
+        for row, key in enumerate(self.normalized):
+            rows[key].append(row)
+        return dict(rows)
+
+    def rows_of(self, concept_ids: Iterable[str]) -> np.ndarray:
+        """Sorted rows of the given concepts (unknown ids contribute nothing)."""
+        found = [self.rows_by_concept[c] for c in concept_ids if c in self.rows_by_concept]
+        return np.sort(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+
+    def save(self, directory: Path) -> None:
+        payload = {"names": self.names, "concept_ids": self.concept_ids.tolist()}
+        (Path(directory) / FILE).write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path) -> NameTable:
+        path = Path(directory) / FILE
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+            return cls(payload["names"], payload["concept_ids"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise KnowledgeBaseError(f"{path}: cannot read the name table ({error}); rebuild the index") from error
+
+    def same_rows(self, other: NameTable) -> bool:
+        return self.names == other.names and list(self.concept_ids) == list(other.concept_ids)

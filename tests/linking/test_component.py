@@ -1,0 +1,79 @@
+import spacy
+from spacy.tokens import Doc, Span
+
+import scispacy.abbreviation  # noqa: F401  (registers "abbreviation_detector")
+
+import clinlink.linking.component  # noqa: F401  (registers the factory)
+from clinlink.extensions import register_extensions
+
+
+def make_nlp(tiny_kb, tiny_model_dir, **config):
+    nlp = spacy.blank("en")
+    settings = {"kb": str(tiny_kb.path), "encoder": str(tiny_model_dir), "nil_threshold": 0.0} | config
+    nlp.add_pipe("clinlink_linker", config=settings)
+    return nlp
+
+
+def with_ents(nlp, text, phrases, label="PHENOTYPE"):
+    doc = nlp.make_doc(text)
+    spans = []
+    for phrase in phrases:
+        start = text.index(phrase)
+        spans.append(doc.char_span(start, start + len(phrase), label=label))
+    doc.ents = spans
+    return doc
+
+
+def test_links_gold_entities_and_sets_plain_attributes(tiny_kb, tiny_model_dir):
+    nlp = make_nlp(tiny_kb, tiny_model_dir, k=3)
+    doc = with_ents(nlp, "Chest x-ray shows an enlarged heart and pleural effusions.", ["enlarged heart", "pleural effusions"])
+    doc = nlp.get_pipe("clinlink_linker")(doc)
+    heart, effusion = doc.ents
+    assert heart._.concept_id == "HP:0001640" and heart._.concept_name == "Cardiomegaly" and heart._.score == 1.0
+    assert heart._.codes == {"HPO": ["HP:0001640"], "UMLS": ["C0018800"]}
+    assert effusion._.concept_id in {"HP:0002202", "ICD10CM:J90"}
+    assert isinstance(heart._.candidates, list) and heart._.candidates[0] == ["HP:0001640", "Cardiomegaly", 1.0]
+    assert len(heart._.candidates) == 3
+
+
+def test_pipe_filters_and_nil(tiny_kb, tiny_model_dir):
+    nlp = make_nlp(tiny_kb, tiny_model_dir, sources=["HP"], nil_threshold=0.99)
+    docs = [
+        with_ents(nlp, "Pleural effusion noted.", ["Pleural effusion"]),
+        with_ents(nlp, "Mild pleural efusion.", ["pleural efusion"]),
+    ]
+    exact, typo = list(nlp.get_pipe("clinlink_linker").pipe(docs, batch_size=1))
+    assert exact.ents[0]._.concept_id == "HP:0002202"  # ICD10CM:J90 filtered out
+    assert typo.ents[0]._.concept_id is None and typo.ents[0]._.candidates == []  # below the NIL threshold
+
+
+def test_abbreviation_long_form_is_linked(tiny_kb, tiny_model_dir):
+    nlp = make_nlp(tiny_kb, tiny_model_dir, sources=["HP"])
+    nlp.add_pipe("abbreviation_detector", before="clinlink_linker")
+    text = "He has high blood pressure (HBP). HBP is treated."
+    doc = nlp.make_doc(text)
+    doc = nlp.get_pipe("abbreviation_detector")(doc)
+    second = text.rindex("HBP")
+    doc.ents = [doc.char_span(second, second + 3, label="PHENOTYPE")]
+    doc = nlp.get_pipe("clinlink_linker")(doc)
+    assert doc.ents[0]._.concept_id == "HP:0000822" and doc.ents[0]._.score == 1.0  # exact long form
+    without = make_nlp(tiny_kb, tiny_model_dir, sources=["HP"], use_abbreviations=False)
+    assert without.get_pipe("clinlink_linker")(doc).ents[0]._.score < 1.0  # "HBP" itself is no KB name
+
+
+def test_dictionary_concept_is_kept_unless_the_linker_is_sure(tiny_kb, tiny_model_dir):
+    register_extensions()
+    nlp = make_nlp(tiny_kb, tiny_model_dir, sources=["HP"])
+    doc = with_ents(nlp, "Growth failure and fever.", ["Growth failure", "fever"])
+    growth, fever = doc.ents
+    growth._.concept_id = "HP:0004322"  # the detector's dictionary id, also the exact name match
+    fever._.concept_id = "HP:0001250"  # a wrong preset: "fever" is an exact name of another concept
+    doc = nlp.get_pipe("clinlink_linker")(doc)
+    assert doc.ents[0]._.concept_id == "HP:0004322"
+    assert doc.ents[1]._.concept_id == "HP:0001945"
+
+
+def test_linker_is_loaded_once_per_process(tiny_kb, tiny_model_dir):
+    first = make_nlp(tiny_kb, tiny_model_dir).get_pipe("clinlink_linker").linker
+    second = make_nlp(tiny_kb, tiny_model_dir, k=2).get_pipe("clinlink_linker").linker
+    assert first is second

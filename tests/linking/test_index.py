@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+
+from clinlink.kb.compiled import read_manifest
+from clinlink.linking import Linker, TextEncoder
+from clinlink.linking import linker as linker_module
+from clinlink.linking.candidates import search_concepts
+from clinlink.linking.dense import DenseIndex
+from clinlink.linking.names import NameTable
+from clinlink.linking.sparse import SparseIndex
+
+QUERIES = ["enlarged heart", "fluid around lungs", "pyrexia", "kidney failure"]
+
+
+def test_indexes_are_saved_in_the_kb_dir_registered_and_reloaded(tiny_kb, tiny_model_dir, monkeypatch):
+    encoder = TextEncoder(tiny_model_dir)
+    first = Linker.from_kb(tiny_kb, encoder=encoder, rebuild=True)
+    index_dir = tiny_kb.path / "index" / encoder.fingerprint[:12]
+    assert (index_dir / "dense.faiss").is_file() and (index_dir / "names.json").is_file()
+    artifact = read_manifest(tiny_kb.path)["artifacts"][f"index/{encoder.fingerprint[:12]}"]
+    assert artifact["fingerprint"] == encoder.fingerprint
+    assert artifact["pooling"] == "mean" and artifact["dim"] == 32 and artifact["count"] == len(first.table)
+
+    def refuse(*args):
+        raise AssertionError("the cached index should have been loaded, not rebuilt")
+
+    monkeypatch.setattr(linker_module, "_build_dense", refuse)
+    monkeypatch.setattr(linker_module, "_build_sparse", refuse)
+    second = Linker.from_kb(tiny_kb, encoder=encoder)
+    for a, b in zip(first.link(QUERIES), second.link(QUERIES)):
+        assert [(c.concept_id, round(c.score, 5)) for c in a] == [(c.concept_id, round(c.score, 5)) for c in b]
+
+
+def test_index_built_from_other_names_is_rebuilt(tiny_kb, tiny_model_dir, tmp_path):
+    encoder = TextEncoder(tiny_model_dir)
+    Linker.from_kb(tiny_kb, encoder=encoder, cache_dir=tmp_path)
+    stale = NameTable(["something else"], ["HP:0001250"])
+    stale.save(tmp_path / encoder.fingerprint[:12])
+    linker = Linker.from_kb(tiny_kb, encoder=encoder, cache_dir=tmp_path)
+    assert NameTable.load(tmp_path / encoder.fingerprint[:12]).same_rows(linker.table)
+
+
+def test_dense_round_trip_memory_mapped(tmp_path):
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(50, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    built = DenseIndex.build(vectors, {"fingerprint": "x"})
+    built.save(tmp_path)
+    loaded = DenseIndex.load(tmp_path)
+    assert loaded.metadata["count"] == 50 and loaded.metadata["fingerprint"] == "x"
+    np.testing.assert_array_equal(built.search_rows(vectors[:3], 5)[1], loaded.search_rows(vectors[:3], 5)[1])
+    np.testing.assert_allclose(loaded.score_rows(vectors[0], np.array([0, 1])), vectors[[0, 1]] @ vectors[0], rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_dense_filter_is_exact_for_small_allowed_sets(kind):
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(2000, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = DenseIndex.build(vectors, kind=kind)
+    allowed = np.array([3, 500, 1999], dtype=np.int64)
+    scores, rows = index.search_rows(vectors[:4], 10, allowed)
+    expected = allowed[np.argsort(-(vectors[:4] @ vectors[allowed].T), axis=1)]
+    np.testing.assert_array_equal(rows, expected)
+    assert np.isfinite(scores).all()
+
+
+def test_sparse_round_trip_and_scores(tmp_path):
+    names = ["Pleural effusion", "Cardiomegaly", "Enlarged heart", "Pleural thickening"]
+    built = SparseIndex.build(names)
+    built.save(tmp_path)
+    loaded = SparseIndex.load(tmp_path)
+    scores, rows = loaded.search_rows(loaded.encode(["pleural effusions", "enlarged hearts"]), 2)
+    assert rows[0, 0] == 0 and rows[1, 0] == 2
+    assert scores[0, 0] == pytest.approx(1.0, abs=1e-5)  # plural folded by normalize
+    assert rows[0, 1] == 3  # shares "pleural"
+    np.testing.assert_array_equal(rows, built.search_rows(built.encode(["pleural effusions", "enlarged hearts"]), 2)[1])
+    query = loaded.encode(["pleural effusion"])
+    np.testing.assert_allclose(loaded.score_rows(query, np.array([0, 3])), scores[0], rtol=1e-5)
+
+
+def test_sparse_filter_and_no_overlap():
+    index = SparseIndex.build(["Pleural effusion", "Cardiomegaly", "Pleural thickening"])
+    scores, rows = index.search_rows(index.encode(["pleural effusion"]), 3, np.array([1, 2]))
+    assert rows[0, 0] == 2 and rows[0, 1] == -1  # Cardiomegaly shares no trigram
+    assert index.search_rows(index.encode(["zzz"]), 2)[1].tolist() == [[-1, -1]]
+
+
+def test_search_concepts_reaches_k_distinct_concepts_past_crowded_names():
+    names = [f"heart failure type {i}" for i in range(30)] + ["heart failure", "heart murmur", "heart block"]
+    table = NameTable(names, ["X:1"] * 30 + ["X:2", "X:3", "X:4"])
+    index = SparseIndex.build(names)
+    found = search_concepts(index, index.encode(["heart failure type 1"]), table, k=3, oversample=2)
+    assert list(found[0])[:1] == ["X:1"] and len(found[0]) == 3

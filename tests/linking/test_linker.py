@@ -1,0 +1,104 @@
+import pytest
+
+from clinlink.errors import KnowledgeBaseError
+from clinlink.linking import Candidate, Linker, Reranker, TextEncoder
+
+
+@pytest.fixture(scope="module")
+def sparse_linker(tiny_kb, tmp_path_factory):
+    return Linker.from_kb(tiny_kb, dense=False, cache_dir=tmp_path_factory.mktemp("sparse"), nil_threshold=0.0)
+
+
+@pytest.fixture(scope="module")
+def hybrid_linker(tiny_kb, tiny_model_dir, tmp_path_factory):
+    encoder = TextEncoder(tiny_model_dir)
+    return Linker.from_kb(tiny_kb, encoder=encoder, cache_dir=tmp_path_factory.mktemp("hybrid"), nil_threshold=0.0)
+
+
+def ids(candidates):
+    return [c.concept_id for c in candidates]
+
+
+def test_links_synonyms_and_misspellings(sparse_linker):
+    enlarged, effusion, typo = sparse_linker.link(["Enlarged hearts", "fluid around the lung", "pleural efusion"], k=3)
+    assert enlarged[0].concept_id == "HP:0001640" and enlarged[0].exact and enlarged[0].score == 1.0
+    assert enlarged[0].name == "Cardiomegaly" and enlarged[0].matched_name == "Enlarged heart"
+    assert effusion[0].concept_id == "HP:0002202"
+    assert typo[0].concept_id in {"HP:0002202", "ICD10CM:J90"} and not typo[0].exact
+
+
+def test_exact_name_wins_over_higher_dense_scores(hybrid_linker):
+    (result,) = hybrid_linker.link(["Fever"], k=3)
+    assert result[0].concept_id == "HP:0001945" and result[0].exact
+    assert len(set(ids(result))) == 3
+
+
+def test_nil_threshold(sparse_linker):
+    (linked,) = sparse_linker.link(["renal insufficency"], nil_threshold=0.0)
+    score = linked[0].score
+    assert 0.0 < score < 1.0
+    assert sparse_linker.link(["renal insufficency"], nil_threshold=score + 0.01) == [[]]
+    assert ids(sparse_linker.link(["renal insufficency"], nil_threshold=score - 0.01)[0])[0] == "HP:0000083"
+    assert sparse_linker.link(["qqq"]) == [[]]  # nothing in common with any name
+
+
+@pytest.mark.parametrize("linker_name", ["sparse_linker", "hybrid_linker"])
+def test_sources_and_within_filters(linker_name, request):
+    linker = request.getfixturevalue(linker_name)
+    (icd,) = linker.link(["pleural effusion"], k=10, sources=["ICD10CM"])
+    assert icd and all(c.concept_id.startswith("ICD10CM:") for c in icd)
+    assert "ICD10CM:I51" not in ids(icd)  # not indexed
+    (hpo,) = linker.link(["pleural effusion"], k=10, sources=["HPO"])
+    assert ids(hpo)[0] == "HP:0002202" and all(c.concept_id.startswith("HP:") for c in hpo)
+    (cardio,) = linker.link(["cardiomegaly, hypertension, abnormality"], k=10, within="HP:0001626")
+    assert set(ids(cardio)) == {"HP:0001626", "HP:0001640", "HP:0000822"}  # whole subtree, itself included
+    (inheritance,) = linker.link(["dominant"], k=10, within=["HP:0000006"])
+    assert ids(inheritance) == ["HP:0000006"]
+
+
+def test_unknown_subtree_is_an_error(sparse_linker):
+    with pytest.raises(KnowledgeBaseError, match="HP:9999999"):
+        sparse_linker.link(["fever"], within="HP:9999999")
+
+
+def test_repeated_mentions_and_empty_input(sparse_linker):
+    first, second = sparse_linker.link(["fever", "fever"])
+    assert ids(first) == ids(second) and first[0] is not second[0]
+    assert sparse_linker.link([]) == []
+    with pytest.raises(ValueError, match="contexts"):
+        sparse_linker.link(["fever"], contexts=[])
+
+
+def test_codes_projection_through_shared_cui(sparse_linker):
+    codes = sparse_linker.codes("HP:0002202")
+    assert codes["HPO"] == ["HP:0002202"]
+    assert codes["UMLS"] == ["C0032227"] and codes["ICD10CM"] == ["J90"]
+    assert sparse_linker.codes("HP:0000999") == codes  # obsolete id resolves to its replacement
+
+
+class ReverseWhenUnsure:
+    """A reranker that reverses the list when the top two are close (to observe the linker's gate)."""
+
+    top_k = 4
+
+    def __init__(self):
+        self.calls = []
+
+    def should_rerank(self, mention, candidates):
+        return not candidates[0].exact
+
+    def rerank(self, mention, context, candidates):
+        self.calls.append((mention, context, len(candidates)))
+        return [Candidate(c.concept_id, c.name, 0.99, retrieved_by="rerank") for c in reversed(candidates)]
+
+
+def test_reranker_is_called_behind_its_gate(tiny_kb, tmp_path):
+    reranker = ReverseWhenUnsure()
+    assert isinstance(reranker, Reranker)
+    linker = Linker.from_kb(tiny_kb, dense=False, cache_dir=tmp_path, reranker=reranker, nil_threshold=0.0)
+    plain = Linker.from_kb(tiny_kb, dense=False, cache_dir=tmp_path, nil_threshold=0.0)
+    exact, fuzzy = linker.link(["fever", "pleural efusion"], contexts=["had a fever", "x-ray: pleural efusion"], k=2)
+    assert exact[0].concept_id == "HP:0001945"  # gate closed: retrieval order kept
+    assert reranker.calls == [("pleural efusion", "x-ray: pleural efusion", 4)]
+    retrieved = ids(plain.link(["pleural efusion"], k=4)[0])
+    assert ids(fuzzy) == retrieved[::-1][:2] and fuzzy[0].retrieved_by == "rerank"
