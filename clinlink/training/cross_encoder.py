@@ -1,0 +1,158 @@
+"""Cross-encoder (reranker) training: listwise softmax over retrieval candidate lists built from KB names.
+
+A training query is a name of a (non-held-out) concept; the retriever lists
+the top ``top_k`` concepts for it with that name itself hidden from the
+index, so the list holds the hard negatives the reranker meets at run time.
+The gold concept is put in when retrieval missed it. The query name is hidden
+from every candidate's text too, so the model cannot win by string identity.
+Half of the queries get a templated context sentence (``contexts.yaml``).
+Loss: cross-entropy of the softmax over each list's logits against the gold.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from clinlink.kb import KnowledgeBase
+from clinlink.linking.encoder import TextEncoder, default_model_dir
+from clinlink.linking.linker import Linker
+from clinlink.linking.rerank import SETTINGS_FILE, candidate_text, context_window, mention_text
+from clinlink.text.normalize import normalize
+from clinlink.training.export import save_fp16
+from clinlink.training.loop import Progress, Trainer, TrainingReport, TrainingSettings, seed_everything
+from clinlink.training.pairs import training_concepts
+
+TEMPLATES_FILE = Path(__file__).with_name("contexts.yaml")
+
+
+@dataclass(frozen=True)
+class CrossEncoderSettings:
+    sources: tuple[str, ...] = ("HP",)
+    batch_size: int = 4
+    top_k: int = 16
+    max_length: int = 64
+    synonyms: int = 3
+    context_words: int = 8
+    context_share: float = 0.5
+    max_queries: int | None = None
+    training: TrainingSettings = field(default_factory=TrainingSettings)
+
+
+@dataclass(frozen=True)
+class RerankExample:
+    """One candidate list: the query text, each candidate's text, and the gold's position."""
+
+    query: str
+    candidates: list[str]
+    gold: int
+
+
+def training_queries(kb: KnowledgeBase, sources: Sequence[str], seed: int, limit: int | None) -> list[tuple[str, str]]:
+    """(name, concept id) of every name of a training concept with two or more names, shuffled."""
+    queries = [(name, c.id) for c in training_concepts(kb, sources) if len(c.names) > 1 for name in c.names]
+    random.Random(seed).shuffle(queries)
+    return queries[:limit] if limit else queries
+
+
+def mine_lists(linker: Linker, queries: Sequence[tuple[str, str]], top_k: int) -> list[list[str]]:
+    """Top ``top_k`` concept ids per query with the query's own name rows excluded."""
+    table = linker.table
+    exclude = [
+        {row for row in table.rows_by_normalized.get(normalize(name), []) if table.concept_ids[row] == concept_id}
+        for name, concept_id in queries
+    ]
+    found = linker.retrieve([name for name, _ in queries], top_k, exclude=exclude)
+    return [[c.concept_id for c in candidates] for candidates in found]
+
+
+def build_examples(
+    kb: KnowledgeBase,
+    queries: Sequence[tuple[str, str]],
+    lists: Sequence[list[str]],
+    settings: CrossEncoderSettings,
+    rng: random.Random,
+) -> list[RerankExample]:
+    """Examples with the gold inserted (replacing the last candidate) where retrieval missed it."""
+    templates = yaml.safe_load(TEMPLATES_FILE.read_text(encoding="utf-8"))["templates"]
+    examples = []
+    for (name, gold), concept_ids in zip(queries, lists):
+        ids = list(concept_ids[: settings.top_k])
+        if gold not in ids:
+            ids = ids[: settings.top_k - 1] + [gold]
+        if len(ids) < 2:
+            continue
+        window = ""
+        if rng.random() < settings.context_share:
+            window = context_window(name, rng.choice(templates).format(mention=name), settings.context_words)
+        texts = [candidate_text(kb.get(c), kb, settings.synonyms, hide=name) for c in ids]
+        examples.append(RerankExample(mention_text(name, window), texts, ids.index(gold)))
+    return examples
+
+
+class ListwiseCrossEncoder(torch.nn.Module):
+    """A one-logit sequence classifier scored listwise: cross-entropy of each list's softmax vs. its gold."""
+
+    def __init__(self, network: Any, tokenizer: Any, max_length: int):
+        super().__init__()
+        self.network = network
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+
+    def forward(self, examples: Sequence[RerankExample]) -> torch.Tensor:
+        firsts = [e.query for e in examples for _ in e.candidates]
+        seconds = [text for e in examples for text in e.candidates]
+        batch = self.tokenizer(
+            firsts, seconds, truncation="longest_first", max_length=self.max_length, padding=True, return_tensors="pt"
+        )
+        logits = self.network(**batch).logits[:, 0]
+        losses = [
+            torch.nn.functional.cross_entropy(part.unsqueeze(0), torch.tensor([e.gold]))
+            for part, e in zip(torch.split(logits, [len(e.candidates) for e in examples]), examples)
+        ]
+        return torch.stack(losses).mean()
+
+
+def train_cross_encoder(
+    kb: KnowledgeBase,
+    base: str | Path,
+    out: Path,
+    settings: CrossEncoderSettings = CrossEncoderSettings(),
+    retriever: str | Path | None = None,
+    progress: Progress | None = None,
+) -> tuple[TrainingReport, dict[str, Any]]:
+    """Mine candidate lists with ``retriever`` (default: the default bi-encoder), train, save to ``out``."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    seed_everything(settings.training.seed)
+    rng = random.Random(settings.training.seed)
+    queries = training_queries(kb, settings.sources, settings.training.seed, settings.max_queries)
+    scope = KnowledgeBase(kb.filter(sources=settings.sources))
+    retriever_dir = Path(retriever) if retriever is not None else default_model_dir()
+    lists = mine_lists(Linker.from_kb(scope, encoder=TextEncoder(retriever_dir)), queries, settings.top_k)
+    examples = build_examples(kb, queries, lists, settings, rng)
+    tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
+    network = AutoModelForSequenceClassification.from_pretrained(str(base), num_labels=1, local_files_only=True)
+    model = ListwiseCrossEncoder(network, tokenizer, settings.max_length)
+    batches = [examples[i : i + settings.batch_size] for i in range(0, len(examples), settings.batch_size)]
+    report = Trainer(model, model, settings.training).fit(batches, progress)
+    files = save_fp16(network, tokenizer, out)
+    inputs = {"max_length": settings.max_length, "synonyms": settings.synonyms, "context_words": settings.context_words}
+    (Path(out) / SETTINGS_FILE).write_text(json.dumps(inputs, indent=2) + "\n", encoding="utf-8")
+    summary = {
+        "queries": len(examples),
+        "retrieval_top1_on_training_queries": round(sum(c[:1] == [g] for (_, g), c in zip(queries, lists)) / max(1, len(lists)), 4),
+        "gold_in_top_k": round(sum(g in c for (_, g), c in zip(queries, lists)) / max(1, len(lists)), 4),
+        "queries_seen": min(len(examples), report.steps * settings.batch_size),
+        "retriever": str(retriever_dir),
+        "base": str(base),
+        "files": files,
+    }
+    return report, summary

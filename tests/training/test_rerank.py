@@ -1,0 +1,110 @@
+"""The cross-encoder reranker: input format, gate, score fusion, LRU cache, and its use by the Linker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clinlink.errors import ConfigError
+from clinlink.linking import Candidate, Linker, Reranker, TextEncoder
+from clinlink.linking.rerank import CrossEncoderReranker, candidate_text, context_window, fused_scores
+
+
+@pytest.fixture(scope="module")
+def reranker(tiny_kb, tiny_cross_encoder_dir: Path) -> CrossEncoderReranker:
+    return CrossEncoderReranker(tiny_kb, tiny_cross_encoder_dir, top_k=4, margin=0.1, weight=0.5)
+
+
+def _candidates(*scores: float, exact: bool = False) -> list[Candidate]:
+    ids = ["HP:9900002", "HP:9900003", "HP:9900004", "HP:9900005", "HP:9900006"]
+    return [Candidate(ids[i], f"name {i}", s, exact=exact and i == 0) for i, s in enumerate(scores)]
+
+
+def test_context_window_keeps_words_around_the_mention():
+    context = "one two three four big heart five six seven"
+    assert context_window("Big Heart", context, 2) == "three four big heart five six"
+    assert context_window("absent", context, 2) == "one two three four"
+    assert context_window("big heart", None, 2) == ""
+    assert context_window("big heart", context, 0) == ""
+
+
+def test_candidate_text_hides_the_query_name_and_names_the_parent(tiny_kb):
+    text = candidate_text(tiny_kb.get("HP:9900002"), tiny_kb, synonyms=3, hide="big heart")
+    assert "Big heart" not in text
+    assert text.startswith("Heart enlargement ; Enlarged cardiac silhouette")
+    assert "is a Phenotypic abnormality" in text
+
+
+def test_fused_scores_never_exceed_the_best_retrieval_score():
+    retrieval = np.array([0.8, 0.75, 0.3])
+    fused = fused_scores(retrieval, np.array([0.1, 0.8, 0.1]), 0.5)
+    assert fused.max() <= retrieval.max() and fused.argmax() == 1
+    assert np.allclose(fused_scores(retrieval, np.array([0.1, 0.8, 0.1]), 0.0), retrieval)
+
+
+def test_it_is_a_reranker_and_gates_on_exact_names_and_the_margin(reranker):
+    assert isinstance(reranker, Reranker)
+    assert not reranker.should_rerank("x", _candidates(0.9, 0.85, exact=True))
+    assert not reranker.should_rerank("x", _candidates(0.9, 0.7))
+    assert not reranker.should_rerank("x", _candidates(0.9))
+    assert reranker.should_rerank("x", _candidates(0.9, 0.85))
+
+
+def test_rerank_reorders_the_head_by_the_fused_score_and_keeps_the_tail(reranker):
+    candidates = _candidates(0.7, 0.69, 0.68, 0.67, 0.2)
+    reranked = reranker.rerank("big heart", None, candidates)
+    head, tail = reranked[:4], reranked[4:]
+    assert tail == candidates[4:]
+    assert {c.concept_id for c in head} == {c.concept_id for c in candidates[:4]}
+    assert sum(c.rerank_score for c in head) == pytest.approx(1.0)
+    assert [c.score for c in head] == sorted((c.score for c in head), reverse=True)
+    assert all(c.retrieved_by == "rerank" and c.score <= 0.7 + 1e-9 for c in head)
+    logits = reranker.logits("big heart", None, [c.concept_id for c in candidates[:4]])
+    pure = CrossEncoderReranker(reranker.kb, reranker.model_dir, top_k=4, weight=1.0).rerank("big heart", None, candidates)
+    assert [c.concept_id for c in pure[:4]] == [candidates[i].concept_id for i in np.argsort(logits)[::-1]]
+
+
+def test_the_cache_saves_model_calls_for_repeated_phrases(tiny_kb, tiny_cross_encoder_dir):
+    reranker = CrossEncoderReranker(tiny_kb, tiny_cross_encoder_dir, cache_size=2)
+    ids = ["HP:9900002", "HP:9900003", "HP:9900004"]
+    first = reranker.logits("big heart", "he has a big heart today", ids)
+    assert reranker.model_calls == 1
+    assert reranker.logits("big heart", "he has a big heart today", ids) == first
+    assert reranker.logits("big heart", "he has a big heart today", ids[:2]) == first[:2]
+    assert reranker.model_calls == 1
+    reranker.logits("big heart", "she has a big heart today", ids)  # another window
+    assert reranker.model_calls == 2
+    reranker.logits("big heart", "he has a big heart today", [*ids, "HP:9900005"])  # only the new concept
+    assert reranker.model_calls == 3
+    reranker.logits("pale skin", None, ids)
+    reranker.logits("long toes", None, ids)  # evicts the oldest entry
+    calls = reranker.model_calls
+    reranker.logits("big heart", "she has a big heart today", ids)
+    assert reranker.model_calls == calls + 1
+
+
+def test_the_linker_reranks_only_unsafe_mentions(tiny_kb, tiny_bert_dir, tiny_cross_encoder_dir, tmp_path):
+    reranker = CrossEncoderReranker(tiny_kb, tiny_cross_encoder_dir, top_k=4)
+    linker = Linker.from_kb(
+        tiny_kb, encoder=TextEncoder(tiny_bert_dir), reranker=reranker, cache_dir=tmp_path, nil_threshold=0.0
+    )
+    mention = "enlarged heart silhouette"
+    retrieved = linker.retrieve([mention], 4)[0]
+    margin = retrieved[0].score - retrieved[1].score
+    reranker.margin = margin - 1e-6  # the top candidate is safe: nothing changes
+    untouched = linker.link([mention], k=4)[0]
+    assert [c.concept_id for c in untouched] == [c.concept_id for c in retrieved]
+    assert all(c.rerank_score is None for c in untouched) and reranker.model_calls == 0
+    reranker.margin = margin + 1e-6  # now it is not: the list is reranked
+    reranked = linker.link([mention], contexts=["an enlarged heart silhouette on x-ray"], k=4)[0]
+    assert all(c.rerank_score is not None for c in reranked) and reranker.model_calls == 1
+    exact = linker.link(["heart enlargement"], k=4)[0]
+    assert exact[0].concept_id == "HP:9900002" and exact[0].rerank_score is None
+
+
+def test_a_missing_model_is_a_clear_error(tiny_kb, tmp_path):
+    with pytest.raises(ConfigError, match="clinlink train cross-encoder"):
+        CrossEncoderReranker(tiny_kb, tmp_path / "nowhere")
+

@@ -1,0 +1,71 @@
+"""``clinlink train``: a few steps on the tiny KB with a tiny random BERT give loadable fp16 models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors import safe_open
+from typer.testing import CliRunner
+
+from clinlink.cli.main import app
+from clinlink.kb.compiled import sha256_file
+from clinlink.linking.encoder import TextEncoder
+from clinlink.linking.rerank import CrossEncoderReranker
+
+runner = CliRunner()
+
+
+def _weights_are_fp16(folder: Path) -> None:
+    files = sorted(folder.glob("*.safetensors"))
+    assert files
+    for path in files:
+        with safe_open(str(path), framework="pt") as weights:
+            assert {str(weights.get_tensor(name).dtype) for name in weights.keys()} == {"torch.float16"}
+        assert sha256_file(path) in (folder / "model_card.md").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def bi_encoder_dir(tiny_kb_dir: Path, tiny_bert_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("bi") / "model"
+    args = ["train", "bi-encoder", "--kb", str(tiny_kb_dir), "--base", str(tiny_bert_dir), "--out", str(out)]
+    result = runner.invoke(app, [*args, "--batch-size", "4", "--max-steps", "3", "--lr", "1e-3", "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    assert "trained 3/3 steps" in result.output
+    return out
+
+
+def test_bi_encoder_training_saves_a_loadable_fp16_model_that_moved(bi_encoder_dir: Path, tiny_bert_dir: Path):
+    _weights_are_fp16(bi_encoder_dir)
+    card = (bi_encoder_dir / "model_card.md").read_text(encoding="utf-8")
+    assert "clinlink train bi-encoder" in card and "max_pairs_per_concept | 50" in card
+    trained = TextEncoder(bi_encoder_dir)
+    assert trained.pooling == "mean" and next(trained.model.parameters()).dtype.is_floating_point
+    assert str(next(trained.model.parameters()).dtype) == "torch.float32"
+    names = ["big heart", "heart enlargement", "pale skin"]
+    vectors = trained.encode(names)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert not np.allclose(vectors, TextEncoder(tiny_bert_dir).encode(names), atol=1e-3)
+
+
+def test_cross_encoder_training_mines_lists_and_saves_a_working_reranker(
+    tiny_kb_dir: Path, tiny_kb, tiny_bert_dir: Path, bi_encoder_dir: Path, tmp_path: Path
+):
+    out = tmp_path / "cross"
+    args = ["train", "cross-encoder", "--kb", str(tiny_kb_dir), "--base", str(tiny_bert_dir), "--out", str(out)]
+    args += ["--retriever", str(bi_encoder_dir), "--top-k", "4", "--batch-size", "2", "--max-steps", "2"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    _weights_are_fp16(out)
+    assert "gold_in_top_k" in (out / "model_card.md").read_text(encoding="utf-8")
+    reranker = CrossEncoderReranker(tiny_kb, out)
+    logits = reranker.logits("big heart", None, ["HP:9900002", "HP:9900005"])
+    assert len(logits) == 2 and logits[0] != logits[1]
+
+
+def test_training_needs_data(tiny_kb_dir: Path, tiny_bert_dir: Path, tmp_path: Path):
+    args = ["train", "bi-encoder", "--kb", str(tiny_kb_dir), "--base", str(tiny_bert_dir), "--out", str(tmp_path)]
+    result = runner.invoke(app, [*args, "--source", "ICD10CM", "--max-steps", "1"])
+    assert result.exit_code != 0
+    assert "training data is empty" in str(result.exception) + result.output
