@@ -85,6 +85,7 @@ class ReportIndex:
         self.sets = sets
         self.params = params
         self.matcher = matcher
+        self.metadata: dict[str, Any] = {}  # saved with the index (e.g. the pipeline that made the sets)
         self._row = {report_id: row for row, report_id in enumerate(ids)}
         self._build_matrix()
 
@@ -262,7 +263,9 @@ class ReportIndex:
         staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
         try:
             concept_ids = sorted({c for s in self.sets for c in s.concepts})
-            meta = {"format": FORMAT_VERSION, "params": self.params.to_dict(), "reports": len(self.ids)}
+            meta = {
+                "format": FORMAT_VERSION, "params": self.params.to_dict(), "reports": len(self.ids), "metadata": self.metadata,
+            }
             (staging / "meta.json").write_text(json.dumps(meta, indent=1))
             (staging / "concepts.json").write_text(json.dumps(self.matcher.export(concept_ids)))
             with open(staging / "reports.jsonl", "w", encoding="utf-8") as out:
@@ -276,17 +279,27 @@ class ReportIndex:
             raise
         return target
 
-    @classmethod
-    def load(cls, directory: str | Path, kb: KnowledgeBase | None = None) -> ReportIndex:
-        """Read a saved index. Concepts the index never saw are folded, weighted and placed in the
-        hierarchy through ``kb`` when given (else they match exactly, with the default weight)."""
-        path = Path(directory)
+    @staticmethod
+    def _read_meta(path: Path) -> dict[str, Any]:
         meta_path = path / "meta.json"
         if not meta_path.exists():
             raise SourceFormatError(path, "not a clinlink report index (no meta.json)")
         meta = json.loads(meta_path.read_text())
         if meta.get("format") != FORMAT_VERSION:
             raise SourceFormatError(meta_path, f"index format {meta.get('format')} is not {FORMAT_VERSION}; rebuild it")
+        return meta
+
+    @classmethod
+    def read_metadata(cls, directory: str | Path) -> dict[str, Any]:
+        """The metadata saved with an index, without loading it."""
+        return dict(cls._read_meta(Path(directory)).get("metadata", {}))
+
+    @classmethod
+    def load(cls, directory: str | Path, kb: KnowledgeBase | None = None) -> ReportIndex:
+        """Read a saved index. Concepts the index never saw are folded, weighted and placed in the
+        hierarchy through ``kb`` when given (else they match exactly, with the default weight)."""
+        path = Path(directory)
+        meta = cls._read_meta(path)
         params = TverskyParams(**meta["params"])
         matcher = ConceptMatcher.from_tables(json.loads((path / "concepts.json").read_text()), params, kb)
         ids, sets = [], []
@@ -298,4 +311,6 @@ class ReportIndex:
                     sets.append(ConceptSet.from_dict(record))
                 except (ValueError, KeyError) as error:
                     raise SourceFormatError(path / "reports.jsonl", f"bad record: {error}", number) from error
-        return cls(ids, sets, matcher, params)
+        index = cls(ids, sets, matcher, params)
+        index.metadata = dict(meta.get("metadata", {}))
+        return index

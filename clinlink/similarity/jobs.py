@@ -10,11 +10,29 @@ from clinlink.similarity.labels import LabelSet, RuleLabeler, findings_from_doc
 
 
 def labelling_pipeline(pipeline: str, label_sets: Sequence[str]) -> Any:
-    """The spaCy pipeline with the label sets' extra phrases found before assertion."""
+    """The spaCy pipeline with the label sets' extra phrases found before assertion (none: as is)."""
     import clinlink
     from clinlink.similarity.component import add_label_phrases
 
-    return add_label_phrases(clinlink.load(pipeline), label_sets)
+    nlp = clinlink.load(pipeline)
+    return add_label_phrases(nlp, label_sets) if label_sets else nlp
+
+
+def pipeline_kb_spec(nlp: Any) -> str | None:
+    """The ``kb`` setting of a pipeline's components (the first that has one), else None."""
+    for name in nlp.pipe_names:
+        spec = nlp.config["components"].get(name, {}).get("kb")
+        if spec:
+            return str(spec)
+    return None
+
+
+def pipeline_kb(nlp: Any) -> Any:
+    """The knowledge base a pipeline's components use, shared with them (None when they use none)."""
+    from clinlink.kb.shared import shared_kb
+
+    spec = pipeline_kb_spec(nlp)
+    return shared_kb(spec) if spec else None
 
 
 def label_columns(label_set: LabelSet, evidence: bool = True) -> list[str]:

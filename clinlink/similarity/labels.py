@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import yaml
 
 from clinlink.errors import ConfigError
 from clinlink.kb.knowledge_base import KnowledgeBase
+from clinlink.similarity.phrases import PhraseFinder
 from clinlink.text.normalize import normalize
 
 LABELS_DIR = Path(__file__).resolve().parents[2] / "pipelines" / "labels"
@@ -43,9 +45,9 @@ class Label:
     concept_ids: frozenset[str] = frozenset()  # expanded: listed + descendants + synonyms
     excluded_ids: frozenset[str] = frozenset()
 
-    @property
-    def phrase_keys(self) -> frozenset[str]:
-        return _keys(self.phrases)
+    @cached_property
+    def phrase_finder(self) -> PhraseFinder:
+        return PhraseFinder(dict.fromkeys(self.phrases))
 
     @property
     def exclude_keys(self) -> frozenset[str]:
@@ -253,7 +255,7 @@ class RuleLabeler:
     @staticmethod
     def matches(label: Label, finding: Finding) -> bool:
         hit = (finding.concept_id is not None and finding.concept_id in label.concept_ids) or (
-            normalize(finding.text) in label.phrase_keys
+            label.phrase_finder.covers(finding.text)
         )
         if not hit:
             return False
