@@ -138,6 +138,10 @@ def cross_encoder(
     top_k: int = typer.Option(16, "--top-k", help="Candidates per list (gold + hard negatives)."),
     max_length: int = typer.Option(64, "--max-length", help="Tokens per (mention, candidate) input."),
     max_queries: int = typer.Option(None, "--max-queries", help="Use at most this many training queries."),
+    layers: int = typer.Option(None, "--layers", help="Keep only the base's first N layers (faster on a CPU)."),
+    calibration_queries: int = typer.Option(
+        400, "--calibration-queries", help="Held-out synonyms that calibrate the gate and fusion (0: skip)."
+    ),
     max_steps: int = MAX_STEPS,
     max_minutes: float = MAX_MINUTES,
     seed: int = SEED,
@@ -154,6 +158,8 @@ def cross_encoder(
         top_k=top_k,
         max_length=max_length,
         max_queries=max_queries,
+        layers=layers,
+        calibration_queries=calibration_queries,
         training=_training_settings(max_steps, max_minutes, seed, lr, threads),
     )
     kb = _kb(kb_dir)

@@ -40,13 +40,10 @@ log = logging.getLogger(__name__)
 
 #: Where the trained default cross-encoder lives (repository ``models/cross-encoder``).
 DEFAULT_CROSS_ENCODER = Path(__file__).resolve().parents[2] / "models" / "cross-encoder"
-#: Input settings saved beside the weights, so training and run time format pairs alike.
+#: Settings saved beside the weights: the input format (so training and run time format pairs alike)
+#: and the gate ``margin`` and fusion ``weight`` calibrated on held-out synonyms after training.
 SETTINGS_FILE = "reranker.json"
-DEFAULT_INPUT = {"max_length": 64, "synonyms": 3, "context_words": 8}
-#: Rerank when ``top1 - top2`` retrieval score is below this (calibrated on held-out synonyms).
-MARGIN = 0.1
-#: Share of the reranker in the final score (calibrated on held-out synonyms).
-WEIGHT = 0.5
+DEFAULT_SETTINGS = {"max_length": 64, "synonyms": 3, "context_words": 8, "margin": 0.1, "weight": 0.5}
 TOP_K = 16
 
 
@@ -86,9 +83,9 @@ def candidate_text(concept: Concept, kb: KnowledgeBase, synonyms: int = 3, hide:
     return " ".join(parts)
 
 
-def read_input_settings(model_dir: Path) -> dict[str, Any]:
+def read_settings(model_dir: Path) -> dict[str, Any]:
     path = Path(model_dir) / SETTINGS_FILE
-    settings = dict(DEFAULT_INPUT)
+    settings = dict(DEFAULT_SETTINGS)
     if path.is_file():
         settings.update(json.loads(path.read_text(encoding="utf-8")))
     return settings
@@ -104,6 +101,7 @@ class CrossEncoderReranker:
 
     ``model``: a directory (default ``models/cross-encoder``), loaded with
     ``local_files_only=True``. ``kb`` supplies candidates' synonyms and parents.
+    ``margin`` / ``weight``: None takes the calibrated values saved with the model.
     ``model_calls`` counts forward passes (the cache saves them).
     """
 
@@ -112,8 +110,8 @@ class CrossEncoderReranker:
         kb: KnowledgeBase,
         model: str | Path | None = None,
         top_k: int = TOP_K,
-        margin: float = MARGIN,
-        weight: float = WEIGHT,
+        margin: float | None = None,
+        weight: float | None = None,
         cache_size: int = 4096,
         threads: int | None = None,
     ):
@@ -133,10 +131,10 @@ class CrossEncoderReranker:
         self.model.eval()
         self.kb = kb
         self.top_k = top_k
-        self.margin = margin
-        self.weight = weight
+        self.inputs = read_settings(self.model_dir)
+        self.margin = float(self.inputs["margin"] if margin is None else margin)
+        self.weight = float(self.inputs["weight"] if weight is None else weight)
         self.cache_size = cache_size
-        self.inputs = read_input_settings(self.model_dir)
         self.model_calls = 0
         self._cache: OrderedDict[tuple[str, str], dict[str, float]] = OrderedDict()
 

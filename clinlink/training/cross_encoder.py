@@ -7,6 +7,9 @@ The gold concept is put in when retrieval missed it. The query name is hidden
 from every candidate's text too, so the model cannot win by string identity.
 Half of the queries get a templated context sentence (``contexts.yaml``).
 Loss: cross-entropy of the softmax over each list's logits against the gold.
+``layers`` keeps only the base's first layers (a smaller, faster reranker on
+a CPU). After training, the gate margin and fusion weight are calibrated on
+held-out synonyms (:mod:`clinlink.training.calibrate`) and saved with the model.
 """
 
 from __future__ import annotations
@@ -24,8 +27,15 @@ import yaml
 from clinlink.kb import KnowledgeBase
 from clinlink.linking.encoder import TextEncoder, default_model_dir
 from clinlink.linking.linker import Linker
-from clinlink.linking.rerank import SETTINGS_FILE, candidate_text, context_window, mention_text
+from clinlink.linking.rerank import (
+    SETTINGS_FILE,
+    CrossEncoderReranker,
+    candidate_text,
+    context_window,
+    mention_text,
+)
 from clinlink.text.normalize import normalize
+from clinlink.training.calibrate import calibrate, held_out_queries
 from clinlink.training.export import save_fp16
 from clinlink.training.loop import Progress, Trainer, TrainingReport, TrainingSettings, seed_everything
 from clinlink.training.pairs import training_concepts
@@ -43,6 +53,8 @@ class CrossEncoderSettings:
     context_words: int = 8
     context_share: float = 0.5
     max_queries: int | None = None
+    layers: int | None = None
+    calibration_queries: int = 400
     training: TrainingSettings = field(default_factory=TrainingSettings)
 
 
@@ -136,23 +148,39 @@ def train_cross_encoder(
     queries = training_queries(kb, settings.sources, settings.training.seed, settings.max_queries)
     scope = KnowledgeBase(kb.filter(sources=settings.sources))
     retriever_dir = Path(retriever) if retriever is not None else default_model_dir()
-    lists = mine_lists(Linker.from_kb(scope, encoder=TextEncoder(retriever_dir)), queries, settings.top_k)
+    linker = Linker.from_kb(scope, encoder=TextEncoder(retriever_dir))
+    lists = mine_lists(linker, queries, settings.top_k)
     examples = build_examples(kb, queries, lists, settings, rng)
     tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
-    network = AutoModelForSequenceClassification.from_pretrained(str(base), num_labels=1, local_files_only=True)
+    layers = {"num_hidden_layers": settings.layers} if settings.layers else {}
+    network = AutoModelForSequenceClassification.from_pretrained(
+        str(base), num_labels=1, local_files_only=True, **layers
+    )
     model = ListwiseCrossEncoder(network, tokenizer, settings.max_length)
     batches = [examples[i : i + settings.batch_size] for i in range(0, len(examples), settings.batch_size)]
     report = Trainer(model, model, settings.training).fit(batches, progress)
     files = save_fp16(network, tokenizer, out)
     inputs = {"max_length": settings.max_length, "synonyms": settings.synonyms, "context_words": settings.context_words}
-    (Path(out) / SETTINGS_FILE).write_text(json.dumps(inputs, indent=2) + "\n", encoding="utf-8")
-    summary = {
+    settings_path = Path(out) / SETTINGS_FILE
+    settings_path.write_text(json.dumps(inputs, indent=2) + "\n", encoding="utf-8")
+    summary: dict[str, Any] = {
         "queries": len(examples),
-        "retrieval_top1_on_training_queries": round(sum(c[:1] == [g] for (_, g), c in zip(queries, lists)) / max(1, len(lists)), 4),
-        "gold_in_top_k": round(sum(g in c for (_, g), c in zip(queries, lists)) / max(1, len(lists)), 4),
         "queries_seen": min(len(examples), report.steps * settings.batch_size),
+        "retrieval_top1_on_training_queries": _share(lists, queries, lambda ids, gold: ids[:1] == [gold]),
+        "gold_in_top_k": _share(lists, queries, lambda ids, gold: gold in ids),
         "retriever": str(retriever_dir),
         "base": str(base),
         "files": files,
     }
+    if settings.calibration_queries:
+        held_out = held_out_queries(linker, settings.sources, settings.calibration_queries, settings.training.seed)
+        reranker = CrossEncoderReranker(kb, out, top_k=settings.top_k)
+        calibration = calibrate(reranker, linker, held_out)
+        inputs.update(margin=calibration["margin"], weight=calibration["weight"])
+        settings_path.write_text(json.dumps(inputs, indent=2) + "\n", encoding="utf-8")
+        summary["calibration"] = {k: v for k, v in calibration.items() if k != "grid"}
     return report, summary
+
+
+def _share(lists: Sequence[list[str]], queries: Sequence[tuple[str, str]], test) -> float:
+    return round(sum(test(ids, gold) for ids, (_, gold) in zip(lists, queries)) / max(1, len(lists)), 4)

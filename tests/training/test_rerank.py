@@ -108,3 +108,16 @@ def test_a_missing_model_is_a_clear_error(tiny_kb, tmp_path):
     with pytest.raises(ConfigError, match="clinlink train cross-encoder"):
         CrossEncoderReranker(tiny_kb, tmp_path / "nowhere")
 
+
+
+def test_calibration_picks_a_gate_no_worse_than_retrieval(tiny_kb, tiny_bert_dir, tiny_cross_encoder_dir, tmp_path):
+    from clinlink.training.calibrate import calibrate, held_out_queries
+
+    linker = Linker.from_kb(tiny_kb, encoder=TextEncoder(tiny_bert_dir), cache_dir=tmp_path)
+    queries = held_out_queries(linker, ["HP"], None, seed=0)
+    assert sorted(q.name for q in queries) == ["Bluish lips", "Lip cyanosis"]
+    assert all(q.concept_id == "HP:9900024" and len(q.exclude) == 1 for q in queries)
+    result = calibrate(CrossEncoderReranker(tiny_kb, tiny_cross_encoder_dir, top_k=4), linker, queries)
+    assert result["acc@1"] >= result["acc@1_retrieval"]
+    closed = [row for row in result["grid"] if row["margin"] == 0.0]
+    assert all(row["reranked"] == 0 and row["acc@1"] == result["acc@1_retrieval"] for row in closed)

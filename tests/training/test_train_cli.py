@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -54,12 +55,17 @@ def test_cross_encoder_training_mines_lists_and_saves_a_working_reranker(
 ):
     out = tmp_path / "cross"
     args = ["train", "cross-encoder", "--kb", str(tiny_kb_dir), "--base", str(tiny_bert_dir), "--out", str(out)]
-    args += ["--retriever", str(bi_encoder_dir), "--top-k", "4", "--batch-size", "2", "--max-steps", "2"]
+    args += ["--retriever", str(bi_encoder_dir), "--top-k", "4", "--batch-size", "2", "--max-steps", "2", "--layers", "1"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     _weights_are_fp16(out)
-    assert "gold_in_top_k" in (out / "model_card.md").read_text(encoding="utf-8")
+    card = (out / "model_card.md").read_text(encoding="utf-8")
+    assert "gold_in_top_k" in card and "calibration" in card
+    assert json.loads((out / "config.json").read_text())["num_hidden_layers"] == 1
+    saved = json.loads((out / "reranker.json").read_text())
+    assert {"margin", "weight", "max_length"} <= set(saved)
     reranker = CrossEncoderReranker(tiny_kb, out)
+    assert (reranker.margin, reranker.weight) == (saved["margin"], saved["weight"])
     logits = reranker.logits("big heart", None, ["HP:9900002", "HP:9900005"])
     assert len(logits) == 2 and logits[0] != logits[1]
 
