@@ -138,6 +138,9 @@ def cross_encoder(
     top_k: int = typer.Option(16, "--top-k", help="Candidates per list (gold + hard negatives)."),
     max_length: int = typer.Option(64, "--max-length", help="Tokens per (mention, candidate) input."),
     max_queries: int = typer.Option(None, "--max-queries", help="Use at most this many training queries."),
+    hard_margin: float = typer.Option(
+        0.2, "--hard-margin", help="Keep lists whose gold is not first or first by less than this (negative: all)."
+    ),
     layers: int = typer.Option(None, "--layers", help="Keep only the base's first N layers (faster on a CPU)."),
     calibration_queries: int = typer.Option(
         400, "--calibration-queries", help="Held-out synonyms that calibrate the gate and fusion (0: skip)."
@@ -159,6 +162,7 @@ def cross_encoder(
         max_length=max_length,
         max_queries=max_queries,
         layers=layers,
+        hard_margin=hard_margin if hard_margin >= 0 else None,
         calibration_queries=calibration_queries,
         training=_training_settings(max_steps, max_minutes, seed, lr, threads),
     )
@@ -168,7 +172,7 @@ def cross_encoder(
     data = (
         f"Queries: non-preferred names of the KB sources {', '.join(sources)} (held-out concepts excluded), "
         f"each with the top {top_k} concepts the retriever finds when the query name itself is hidden "
-        "(the gold concept inserted when missed)."
+        f"(the gold concept inserted when missed); only hard lists kept (gold not first, or first by < {hard_margin})."
     )
     card = write_model_card(out, "clinlink cross-encoder (reranker)", summary, settings, report, _command(ctx), data)
     _finish(out, report, summary, card)

@@ -5,6 +5,8 @@ the top ``top_k`` concepts for it with that name itself hidden from the
 index, so the list holds the hard negatives the reranker meets at run time.
 The gold concept is put in when retrieval missed it. The query name is hidden
 from every candidate's text too, so the model cannot win by string identity.
+Only the hard lists are kept (gold not first, or first by less than
+``hard_margin``): the gate sends only such lists to the reranker at run time.
 Half of the queries get a templated context sentence (``contexts.yaml``).
 Loss: cross-entropy of the softmax over each list's logits against the gold.
 ``layers`` keeps only the base's first layers (a smaller, faster reranker on
@@ -26,6 +28,7 @@ import yaml
 
 from clinlink.kb import KnowledgeBase
 from clinlink.linking.encoder import TextEncoder, default_model_dir
+from clinlink.linking.candidates import Candidate
 from clinlink.linking.linker import Linker
 from clinlink.linking.rerank import (
     SETTINGS_FILE,
@@ -54,6 +57,7 @@ class CrossEncoderSettings:
     context_share: float = 0.5
     max_queries: int | None = None
     layers: int | None = None
+    hard_margin: float | None = 0.2
     calibration_queries: int = 400
     training: TrainingSettings = field(default_factory=TrainingSettings)
 
@@ -74,29 +78,37 @@ def training_queries(kb: KnowledgeBase, sources: Sequence[str], seed: int, limit
     return queries[:limit] if limit else queries
 
 
-def mine_lists(linker: Linker, queries: Sequence[tuple[str, str]], top_k: int) -> list[list[str]]:
-    """Top ``top_k`` concept ids per query with the query's own name rows excluded."""
+def mine_lists(linker: Linker, queries: Sequence[tuple[str, str]], top_k: int) -> list[list[Candidate]]:
+    """Top ``top_k`` candidates per query with the query's own name rows excluded."""
     table = linker.table
     exclude = [
         {row for row in table.rows_by_normalized.get(normalize(name), []) if table.concept_ids[row] == concept_id}
         for name, concept_id in queries
     ]
-    found = linker.retrieve([name for name, _ in queries], top_k, exclude=exclude)
-    return [[c.concept_id for c in candidates] for candidates in found]
+    return linker.retrieve([name for name, _ in queries], top_k, exclude=exclude)
+
+
+def is_hard(candidates: list[Candidate], gold: str, margin: float | None) -> bool:
+    """True when retrieval misses the gold at top 1 or wins by less than ``margin`` (None: every list)."""
+    if margin is None or not candidates or candidates[0].concept_id != gold:
+        return True
+    return len(candidates) > 1 and candidates[0].score - candidates[1].score < margin
 
 
 def build_examples(
     kb: KnowledgeBase,
     queries: Sequence[tuple[str, str]],
-    lists: Sequence[list[str]],
+    lists: Sequence[list[Candidate]],
     settings: CrossEncoderSettings,
     rng: random.Random,
 ) -> list[RerankExample]:
-    """Examples with the gold inserted (replacing the last candidate) where retrieval missed it."""
+    """Examples of the hard lists, the gold inserted (replacing the last candidate) where retrieval missed it."""
     templates = yaml.safe_load(TEMPLATES_FILE.read_text(encoding="utf-8"))["templates"]
     examples = []
-    for (name, gold), concept_ids in zip(queries, lists):
-        ids = list(concept_ids[: settings.top_k])
+    for (name, gold), candidates in zip(queries, lists):
+        if not is_hard(candidates, gold, settings.hard_margin):
+            continue
+        ids = [c.concept_id for c in candidates[: settings.top_k]]
         if gold not in ids:
             ids = ids[: settings.top_k - 1] + [gold]
         if len(ids) < 2:
@@ -164,7 +176,8 @@ def train_cross_encoder(
     settings_path = Path(out) / SETTINGS_FILE
     settings_path.write_text(json.dumps(inputs, indent=2) + "\n", encoding="utf-8")
     summary: dict[str, Any] = {
-        "queries": len(examples),
+        "queries_mined": len(queries),
+        "hard_lists_kept": len(examples),
         "queries_seen": min(len(examples), report.steps * settings.batch_size),
         "retrieval_top1_on_training_queries": _share(lists, queries, lambda ids, gold: ids[:1] == [gold]),
         "gold_in_top_k": _share(lists, queries, lambda ids, gold: gold in ids),
@@ -182,5 +195,6 @@ def train_cross_encoder(
     return report, summary
 
 
-def _share(lists: Sequence[list[str]], queries: Sequence[tuple[str, str]], test) -> float:
-    return round(sum(test(ids, gold) for ids, (_, gold) in zip(lists, queries)) / max(1, len(lists)), 4)
+def _share(lists: Sequence[list[Candidate]], queries: Sequence[tuple[str, str]], test) -> float:
+    hits = sum(test([c.concept_id for c in found], gold) for found, (_, gold) in zip(lists, queries))
+    return round(hits / max(1, len(lists)), 4)
