@@ -1,0 +1,321 @@
+"""Throughput, memory and cold start of the default pipeline, side by side with a scispaCy baseline.
+
+    python benchmarks/throughput.py [--aci-limit N] [--indiana-limit N] [--processes 1 2]
+
+Data (read by relative path, skipped with a message when absent):
+  ../shared/data/notes/aci-bench/*.csv (column ``note``; metadata files left out): full clinical notes
+  ../shared/data/radiology/indiana_reports.csv (``findings`` + ``impression``): short reports
+
+Every configuration runs in a fresh subprocess (so its peak RSS is its own): notes/s once the
+pipeline is loaded, peak RSS of the process tree (sampled every 50 ms with psutil), load time.
+Cold start: a fresh interpreter timing ``import clinlink; clinlink.load(); nlp(first note)``.
+
+Baseline, same run: scispaCy 0.6.2's ``AbbreviationDetector`` and ``CandidateGenerator`` over the
+same KB names as clinlink's NER (HPO + ICD-10-CM, DISO). scispaCy's ``create_tfidf_ann_index``
+refuses scipy >= 1.11 (it raises "requires scipy<1.11"), so the index is built here the way it
+builds it (char-3-gram TF-IDF, ``min_df=10``, nmslib HNSW over sparse cosine) with smaller HNSW
+construction settings (M=32, efConstruction=200) to build in minutes, and queried through
+scispaCy's own ``CandidateGenerator``. scispaCy detects mentions with a trained NER model, which is
+not installed offline, so the baseline proposes every 1-4 token n-gram of a sentence that neither
+starts nor ends with a stop word or punctuation, links each with the generator (k=10) and keeps
+the longest non-overlapping n-grams whose best alias similarity is >= 0.85.
+Writes benchmarks/results/throughput.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT / ".." / "shared" / "data"
+ACI_DIR = SHARED / "notes" / "aci-bench"
+INDIANA = SHARED / "radiology" / "indiana_reports.csv"
+RESULTS = ROOT / "benchmarks" / "results"
+INDEX_DIR = RESULTS / "scispacy_index"
+BASELINE_THRESHOLD = 0.85
+BASELINE_MAX_NGRAM = 4
+
+
+# -- data -------------------------------------------------------------------------------------------------------
+def aci_notes(limit: int | None) -> list[str]:
+    import pandas as pd
+
+    files = sorted(path for path in ACI_DIR.glob("*.csv") if not path.stem.endswith("_metadata"))
+    notes = [text for path in files for text in pd.read_csv(path, dtype=str, keep_default_na=False)["note"] if text.strip()]
+    return notes[:limit] if limit else notes
+
+
+def indiana_notes(limit: int | None) -> list[str]:
+    from clinlink.io.tables import compose_text
+
+    import pandas as pd
+
+    frame = pd.read_csv(INDIANA, dtype=str, keep_default_na=False)
+    notes = [compose_text([f, i], ["findings", "impression"]) for f, i in zip(frame["findings"], frame["impression"])]
+    notes = [note for note in notes if note.strip()]
+    return notes[:limit] if limit else notes
+
+
+# -- measurement (in the child process) -------------------------------------------------------------------------
+class PeakRss:
+    """Samples the RSS of this process and its children; ``peak`` in bytes."""
+
+    def __init__(self, interval: float = 0.05):
+        import psutil
+
+        self.process = psutil.Process()
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            total = 0
+            for process in [self.process, *self.process.children(recursive=True)]:
+                try:
+                    total += process.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            time.sleep(self.interval)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def build_nlp(system: str, exclude: list[str]):
+    if system == "clinlink":
+        import clinlink
+
+        return clinlink.load(exclude=tuple(exclude))
+    return baseline_pipeline()
+
+
+def measure(config: dict) -> dict:
+    """One configuration: load, then annotate every note; runs in a fresh process."""
+    with PeakRss() as rss:
+        started = time.perf_counter()
+        nlp = build_nlp(config["system"], config["exclude"])
+        loaded = time.perf_counter()
+        texts = aci_notes(config["limit"]) if config["dataset"] == "aci-bench" else indiana_notes(config["limit"])
+        nlp.max_length = max(nlp.max_length, max(map(len, texts)) + 1)
+        first = time.perf_counter()
+        mentions = 0
+        for doc in nlp.pipe(texts, n_process=config["processes"], batch_size=config["batch_size"]):
+            mentions += len(doc.ents)
+        seconds = time.perf_counter() - first
+    return {
+        **config, "notes": len(texts), "mentions": mentions, "load_s": round(loaded - started, 2),
+        "seconds": round(seconds, 2), "notes_per_s": round(len(texts) / seconds, 2), "peak_rss_mb": round(rss.peak / 2**20),
+        "pipe_names": nlp.pipe_names,
+    }
+
+
+COLD_START = """
+import time
+started = time.perf_counter()
+import clinlink
+nlp = clinlink.load()
+loaded = time.perf_counter()
+nlp("FINDINGS: Small right pleural effusion. No pneumothorax. IMPRESSION: Cardiomegaly.")
+import json, sys
+json.dump({"load_s": round(loaded - started, 2), "first_doc_s": round(time.perf_counter() - loaded, 3),
+           "total_s": round(time.perf_counter() - started, 2)}, sys.stdout)
+"""
+
+
+def cold_start() -> dict:
+    wall = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", COLD_START], capture_output=True, text=True, check=True, cwd=ROOT)
+    return {**json.loads(result.stdout.strip().splitlines()[-1]), "process_wall_s": round(time.perf_counter() - wall, 2)}
+
+
+# -- scispaCy baseline ------------------------------------------------------------------------------------------
+def baseline_names() -> list[tuple[str, str]]:
+    """(concept id, name) for every name clinlink's default NER matches: HPO + ICD-10-CM, DISO concepts."""
+    from clinlink.kb import load_kb
+
+    kb = load_kb()
+    pairs = []
+    for concept in kb.filter(groups=["DISO"], sources=["HP", "ICD10CM"]):
+        for name in dict.fromkeys([concept.name, *(synonym.name for synonym in concept.synonyms)]):
+            pairs.append((concept.id, name))
+    return pairs
+
+
+def build_baseline_index() -> None:
+    """scispaCy's index recipe (create_tfidf_ann_index) over the baseline names, cached in results/."""
+    import joblib
+    import nmslib
+    import numpy as np
+    import scipy.sparse as sp
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    pairs = baseline_names()
+    aliases = sorted({name.lower() for _, name in pairs})
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 3), min_df=10, dtype=np.float32, max_df=1.0, lowercase=True)
+    vectors = sp.csr_matrix(vectorizer.fit_transform(aliases))
+    empty = np.diff(vectors.indptr) == 0  # scispaCy drops aliases without any kept 3-gram
+    aliases = [alias for alias, drop in zip(aliases, empty) if not drop]
+    vectors = vectors[~empty]
+    index = nmslib.init(method="hnsw", space="cosinesimil_sparse", data_type=nmslib.DataType.SPARSE_VECTOR)
+    index.addDataPointBatch(vectors)
+    index.createIndex({"M": 32, "efConstruction": 200, "post": 0}, print_progress=False)
+    INDEX_DIR.mkdir(parents=True, exist_ok=True)
+    index.saveIndex(str(INDEX_DIR / "nmslib_index.bin"), save_data=True)
+    joblib.dump(vectorizer, INDEX_DIR / "tfidf_vectorizer.joblib")
+    (INDEX_DIR / "concept_aliases.json").write_text(json.dumps(aliases), encoding="utf-8")
+    with (INDEX_DIR / "kb.jsonl").open("w", encoding="utf-8") as out:
+        by_concept: dict[str, list[str]] = {}
+        for concept_id, name in pairs:
+            by_concept.setdefault(concept_id, []).append(name)
+        for concept_id, names in by_concept.items():
+            out.write(json.dumps({"concept_id": concept_id, "canonical_name": names[0], "aliases": names[1:], "types": []}) + "\n")
+
+
+def baseline_pipeline():
+    """spacy.blank + sentencizer + scispaCy AbbreviationDetector + n-gram mentions linked by scispaCy's CandidateGenerator."""
+    import joblib
+    import nmslib
+    import spacy
+    from scispacy.abbreviation import AbbreviationDetector  # noqa: F401 - registers the factory
+    from scispacy.candidate_generation import CandidateGenerator
+    from scispacy.linking_utils import KnowledgeBase
+    from spacy.language import Language
+    from spacy.tokens import Span
+    from spacy.util import filter_spans
+
+    index = nmslib.init(method="hnsw", space="cosinesimil_sparse", data_type=nmslib.DataType.SPARSE_VECTOR)
+    index.loadIndex(str(INDEX_DIR / "nmslib_index.bin"), load_data=True)
+    index.setQueryTimeParams({"efSearch": 200})
+    generator = CandidateGenerator(
+        name=None, kb=KnowledgeBase(str(INDEX_DIR / "kb.jsonl")), ann_index=index,
+        tfidf_vectorizer=joblib.load(INDEX_DIR / "tfidf_vectorizer.joblib"),
+        ann_concept_aliases_list=json.loads((INDEX_DIR / "concept_aliases.json").read_text(encoding="utf-8")),
+    )
+
+    @Language.component("ngram_scispacy_linker")
+    def link_ngrams(doc):
+        spans = []
+        for sentence in doc.sents:
+            for size in range(1, BASELINE_MAX_NGRAM + 1):
+                for start in range(sentence.start, sentence.end - size + 1):
+                    first, last = doc[start], doc[start + size - 1]
+                    if any(t.is_punct or t.is_space for t in doc[start : start + size]) or first.is_stop or last.is_stop or not first.is_alpha:
+                        continue
+                    spans.append(doc[start : start + size])
+        if not spans:
+            return doc
+        found = []
+        for span, candidates in zip(spans, generator([span.text for span in spans], 10)):
+            best = max(candidates, key=lambda c: max(c.similarities), default=None)
+            if best is not None and max(best.similarities) >= BASELINE_THRESHOLD:
+                entity = Span(doc, span.start, span.end, label="ENTITY", kb_id=best.concept_id)
+                found.append(entity)
+        doc.ents = filter_spans(found)
+        return doc
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    nlp.add_pipe("abbreviation_detector")
+    nlp.add_pipe("ngram_scispacy_linker")
+    return nlp
+
+
+# -- driver -----------------------------------------------------------------------------------------------------
+def run_child(config: dict) -> dict:
+    result = subprocess.run([sys.executable, __file__, "--child", json.dumps(config)], capture_output=True, text=True, cwd=ROOT)
+    if result.returncode != 0:
+        raise SystemExit(f"{config}: failed\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--aci-limit", type=int, default=None, help="ACI-BENCH notes (default: all)")
+    parser.add_argument("--indiana-limit", type=int, default=1000, help="Indiana reports (default 1000; 0 = all)")
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(json.loads(args.child))))
+        return
+    datasets = []
+    if ACI_DIR.is_dir():
+        datasets.append(("aci-bench", args.aci_limit))
+    else:
+        print(f"skipping ACI-BENCH: {ACI_DIR} not found")
+    if INDIANA.is_file():
+        datasets.append(("indiana", args.indiana_limit or None))
+    else:
+        print(f"skipping Indiana reports: {INDIANA} not found")
+    if not datasets:
+        raise SystemExit("no benchmark data under ../shared/data; nothing to measure")
+
+    import clinlink
+
+    names = clinlink.load().pipe_names
+    variants = [("clinlink", [])] + ([("clinlink", ["linker"])] if "linker" in names else [])
+    if not args.no_baseline:
+        if not (INDEX_DIR / "nmslib_index.bin").exists():
+            print("building the scispaCy baseline index (once; cached in benchmarks/results/scispacy_index)")
+            started = time.perf_counter()
+            build_baseline_index()
+            print(f"  built in {time.perf_counter() - started:.0f} s")
+        variants.append(("scispacy-baseline", []))
+
+    cold = [cold_start() for _ in range(2)]
+    rows = []
+    for dataset, limit in datasets:
+        for system, exclude in variants:
+            for processes in args.processes:
+                config = {"system": system, "exclude": exclude, "dataset": dataset, "limit": limit, "processes": processes, "batch_size": args.batch_size}
+                print(f"running {system} {'-' + ','.join(exclude) if exclude else ''} on {dataset}, {processes} process(es)...", flush=True)
+                rows.append(run_child(config))
+
+    def find(system, dataset, processes, exclude=()):
+        return next((r for r in rows if r["system"] == system and r["dataset"] == dataset and r["processes"] == processes and tuple(r["exclude"]) == tuple(exclude)), None)
+
+    print()
+    header = f"{'dataset':<10} {'system':<28} {'proc':>4} {'notes':>6} {'notes/s':>8} {'mentions':>8} {'peak RSS MB':>11} {'load s':>7}"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        label = r["system"] + (f" (no {','.join(r['exclude'])})" if r["exclude"] else "")
+        print(f"{r['dataset']:<10} {label:<28} {r['processes']:>4} {r['notes']:>6} {r['notes_per_s']:>8.1f} {r['mentions']:>8} {r['peak_rss_mb']:>11} {r['load_s']:>7.1f}")
+    ratios = {}
+    for dataset, _ in datasets:
+        one, two, base = find("clinlink", dataset, 1), find("clinlink", dataset, 2), find("scispacy-baseline", dataset, 1)
+        if one and two:
+            ratios[f"{dataset}: 2 processes / 1"] = round(two["notes_per_s"] / one["notes_per_s"], 2)
+        if one and base:
+            ratios[f"{dataset}: clinlink / scispaCy baseline (1 process)"] = round(one["notes_per_s"] / base["notes_per_s"], 2)
+    print()
+    for name, value in ratios.items():
+        print(f"{name}: {value}x")
+    print("cold start (import + load + first doc, fresh interpreter): " + ", ".join(f"{c['total_s']} s (load {c['load_s']} s)" for c in cold))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / "throughput.json"
+    out.write_text(json.dumps({"pipeline": names, "cold_start": cold, "runs": rows, "ratios": ratios, "cpus": os.cpu_count()}, indent=2), encoding="utf-8")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
