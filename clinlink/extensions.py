@@ -20,6 +20,8 @@ Doc:
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 from spacy.tokens import Doc, Span
 
 SPAN_DEFAULTS: dict[str, object] = {
@@ -35,14 +37,20 @@ SPAN_DEFAULTS: dict[str, object] = {
 DOC_DEFAULTS: dict[str, object] = {"sections": None, "concept_set": None}
 
 
+def section_at(sections: list | tuple | None, char: int) -> list | tuple | None:
+    """The ``[start, end, name, header]`` entry holding ``char`` (binary search), or None."""
+    if not sections:
+        return None
+    position = bisect_right(sections, char, key=lambda section: section[0]) - 1
+    if position >= 0 and sections[position][0] <= char < sections[position][1]:
+        return sections[position]
+    return None
+
+
 def section_of(span: Span) -> str:
     """The name of the section a span starts in ("" when the doc has no sections)."""
-    sections = span.doc._.sections or ()
-    start = span.start_char
-    for section_start, section_end, name, *_ in sections:
-        if section_start <= start < section_end:
-            return name
-    return ""
+    section = section_at(span.doc._.sections, span.start_char)
+    return section[2] if section else ""
 
 
 def register_extensions() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ PIPELINES_DIR = Path(__file__).resolve().parents[1] / "pipelines"
 DEFAULT_PIPELINE = "clinical"
 # Factories of other packages, registered when their module is imported.
 EXTERNAL_FACTORIES = {"abbreviation_detector": "scispacy.abbreviation"}
+# scispaCy's abbreviation detector runs an empty matcher on docs without abbreviations.
+warnings.filterwarnings("ignore", message=r"\[W036\]", category=UserWarning)
 
 
 def find_pipeline(name_or_path: str | Path | None) -> Path:

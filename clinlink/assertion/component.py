@@ -17,7 +17,7 @@ from spacy.util import ensure_path
 
 from clinlink.assertion.context import ContextMatcher
 from clinlink.assertion.lexicon import DEFAULT_LEXICON, load_lexicon, parse_lexicon
-from clinlink.extensions import register_extensions
+from clinlink.extensions import register_extensions, section_at
 
 _LEXICON_FILE = "lexicon.yaml"
 
@@ -82,12 +82,13 @@ def _sentence_spans(doc: Doc, length: int) -> list[tuple[int, int]] | None:
 
 def _section_header(doc: Doc, text: str, start_char: int) -> tuple[int, int, str] | None:
     """(header start, header end, name) of the section holding ``start_char``, or None."""
-    for section_start, section_end, name, *rest in doc._.sections:
-        if section_start <= start_char < section_end:
-            header = rest[0] if rest else ""
-            at = text.find(header, section_start, section_end) if header else -1
-            return (at, at + len(header), name) if at >= 0 else (section_start, section_start, name)
-    return None
+    section = section_at(doc._.sections, start_char)
+    if section is None:
+        return None
+    section_start, section_end, name, *rest = section
+    header = rest[0] if rest else ""
+    at = text.find(header, section_start, section_end) if header else -1
+    return (at, at + len(header), name) if at >= 0 else (section_start, section_start, name)
 
 
 @Language.factory(

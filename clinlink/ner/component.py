@@ -10,7 +10,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from clinlink.extensions import register_extensions
+from clinlink.extensions import register_extensions, section_at
 from clinlink.kb.shared import shared_kb
 from clinlink.kb.artifact_cache import cache_key, cached, file_digest
 from clinlink.ner.dictionary import DEFAULT_STOP_NAMES, ConceptFilter, MentionDictionary, load_extra_names, load_stop_names
@@ -95,6 +95,8 @@ class MentionDetector:
             for match in find_matches(words, self.dictionary, self.fuzzy):
                 concept = self.kb.get(match.concept_ids[0])
                 span = Span(doc, words[match.start].token, words[match.end - 1].token + 1, label=concept.group or "CONCEPT")
+                if _in_header(doc, span):
+                    continue  # "HISTORY OF PRESENT ILLNESS:" names a section, not a finding
                 span._.concept_id = concept.id
                 span._.concept_name = concept.name
                 span._.score = match.score
@@ -103,6 +105,11 @@ class MentionDetector:
         existing = list(doc.ents) if self.keep_existing else []
         doc.ents = filter_spans(existing + spans) if existing else spans
         return doc
+
+
+def _in_header(doc: Doc, span: Span) -> bool:
+    section = section_at(doc._.sections, span.start_char)
+    return section is not None and span.start_char < section[0] + len(section[3])
 
 
 def abbreviation_mentions(doc: Doc, spans: list[Span]) -> list[Span]:

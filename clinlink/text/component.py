@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -20,15 +21,15 @@ class Segmenter:
         text = doc.text
         sections = self.finder.find(text)
         doc._.sections = [[s.start, s.end, s.name, s.header] for s in sections]
-        starts = iter(sentence_starts(text, (s.start for s in sections)))
-        next_start = next(starts, None)
-        for token in doc:
-            token_end = token.idx + len(token.text)
-            is_start = token.i == 0
-            while next_start is not None and next_start < token_end:
-                is_start = True
-                next_start = next(starts, None)
-            token.is_sent_start = is_start
+        flags = numpy.full(len(doc), -1, dtype="int64")
+        if len(doc):
+            offsets, lengths = doc.to_array(["IDX", "LENGTH"]).T
+            token_ends = offsets + lengths
+            starts = numpy.asarray(sentence_starts(text, (s.start for s in sections)), dtype=offsets.dtype)
+            # each sentence start marks the token that contains it (the first token ending after it)
+            flags[numpy.searchsorted(token_ends, starts, side="right")[starts < token_ends[-1]]] = 1
+            flags[0] = 1
+            doc.from_array(["SENT_START"], flags.astype("uint64").reshape(-1, 1))  # -1 wraps, as spaCy expects
         return doc
 
 
