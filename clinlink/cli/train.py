@@ -141,6 +141,9 @@ def cross_encoder(
     hard_margin: float = typer.Option(
         0.2, "--hard-margin", help="Keep lists whose gold is not first or first by less than this (negative: all)."
     ),
+    index_cache: Path = typer.Option(
+        None, "--index-cache", help="Directory to keep and reuse the retriever's indexes in (default: memory only)."
+    ),
     layers: int = typer.Option(None, "--layers", help="Keep only the base's first N layers (faster on a CPU)."),
     calibration_queries: int = typer.Option(
         400, "--calibration-queries", help="Held-out synonyms that calibrate the gate and fusion (0: skip)."
@@ -162,6 +165,7 @@ def cross_encoder(
         max_length=max_length,
         max_queries=max_queries,
         layers=layers,
+        index_cache=index_cache,
         hard_margin=hard_margin if hard_margin >= 0 else None,
         calibration_queries=calibration_queries,
         training=_training_settings(max_steps, max_minutes, seed, lr, threads),

@@ -22,7 +22,7 @@ import torch
 from clinlink.kb import KnowledgeBase
 from clinlink.linking.encoder import TextEncoder
 from clinlink.training.export import save_fp16
-from clinlink.training.loop import Progress, Trainer, TrainingReport, TrainingSettings, seed_everything
+from clinlink.training.loop import Progress, Trainer, TrainingReport, TrainingSettings, prepare
 from clinlink.training.losses import MultiSimilarityLoss, MultiSimilarityMiner, multi_similarity
 from clinlink.training.pairs import MAX_PAIRS_PER_CONCEPT, NamePair, synonym_pairs
 
@@ -108,7 +108,7 @@ def train_bi_encoder(
     progress: Progress | None = None,
 ) -> tuple[TrainingReport, dict[str, Any]]:
     """Fine-tune ``base`` on ``kb``'s synonym pairs and save it to ``out``; (report, data/weight summary)."""
-    seed_everything(settings.training.seed)
+    prepare(settings.training)
     pairs = synonym_pairs(kb, settings.sources, settings.max_pairs_per_concept, settings.training.seed)
     encoder = TextEncoder(base, pooling=settings.pooling, max_length=settings.max_length)
     model = TrainableEncoder(encoder)

@@ -40,7 +40,7 @@ from clinlink.linking.rerank import (
 from clinlink.text.normalize import normalize
 from clinlink.training.calibrate import calibrate, held_out_queries
 from clinlink.training.export import save_fp16
-from clinlink.training.loop import Progress, Trainer, TrainingReport, TrainingSettings, seed_everything
+from clinlink.training.loop import Progress, Trainer, TrainingReport, TrainingSettings, prepare
 from clinlink.training.pairs import training_concepts
 
 TEMPLATES_FILE = Path(__file__).with_name("contexts.yaml")
@@ -59,6 +59,7 @@ class CrossEncoderSettings:
     layers: int | None = None
     hard_margin: float | None = 0.2
     calibration_queries: int = 400
+    index_cache: Path | None = None
     training: TrainingSettings = field(default_factory=TrainingSettings)
 
 
@@ -155,12 +156,12 @@ def train_cross_encoder(
     """Mine candidate lists with ``retriever`` (default: the default bi-encoder), train, save to ``out``."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    seed_everything(settings.training.seed)
+    prepare(settings.training)
     rng = random.Random(settings.training.seed)
     queries = training_queries(kb, settings.sources, settings.training.seed, settings.max_queries)
     scope = KnowledgeBase(kb.filter(sources=settings.sources))
     retriever_dir = Path(retriever) if retriever is not None else default_model_dir()
-    linker = Linker.from_kb(scope, encoder=TextEncoder(retriever_dir))
+    linker = Linker.from_kb(scope, encoder=TextEncoder(retriever_dir), cache_dir=settings.index_cache)
     lists = mine_lists(linker, queries, settings.top_k)
     examples = build_examples(kb, queries, lists, settings, rng)
     tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)

@@ -45,9 +45,12 @@ class TrainingReport:
     last_loss: float
 
 
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    torch.manual_seed(seed)
+def prepare(settings: TrainingSettings) -> None:
+    """Seed the random generators and set torch's thread count, before any data or model work."""
+    random.seed(settings.seed)
+    torch.manual_seed(settings.seed)
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
 
 
 @dataclass
@@ -62,8 +65,6 @@ class Trainer(Generic[Batch]):
         if not batches:
             raise ValueError("no training batches: the training data is empty")
         settings = self.settings
-        if settings.threads:
-            torch.set_num_threads(settings.threads)
         planned = len(batches) * settings.epochs
         if settings.max_steps is not None:
             planned = min(planned, settings.max_steps)
