@@ -34,7 +34,7 @@ from clinlink.text.normalize import normalize
 log = logging.getLogger(__name__)
 
 #: Ensemble weight of the dense score (tuned on held-out HPO synonyms, see benchmarks/linking.py).
-DENSE_WEIGHT = 0.6
+DENSE_WEIGHT = 0.9
 MERGE_METHOD = "sum"
 #: Top-candidate score below which a mention is NIL (calibrated in benchmarks/linking.py).
 NIL_THRESHOLD = 0.45
@@ -58,6 +58,7 @@ class Linker:
         nil_threshold: float = NIL_THRESHOLD,
         retrieve_k: int = RETRIEVE_K,
         batch_size: int = 128,
+        exact_boost: bool = True,
     ):
         if dense is None and sparse is None:
             raise ValueError("a linker needs a dense or a sparse index")
@@ -77,6 +78,7 @@ class Linker:
         self.nil_threshold = nil_threshold
         self.retrieve_k = retrieve_k
         self.batch_size = batch_size
+        self.exact_boost = exact_boost
         self._allowed = lru_cache(maxsize=32)(self._allowed_rows)
 
     # -- construction -------------------------------------------------------
@@ -100,7 +102,8 @@ class Linker:
         trained ``models/bi-encoder`` if present, else all-MiniLM-L6-v2).
         ``cache_dir`` overrides where indexes live (a KB built in memory and
         no ``cache_dir``: indexes are built and kept in memory only).
-        ``settings``: ``dense_weight``, ``merge_method``, ``nil_threshold``, ``retrieve_k``, ``batch_size``.
+        ``settings``: ``dense_weight``, ``merge_method``, ``nil_threshold``, ``retrieve_k``,
+        ``batch_size``, ``exact_boost`` (rank exact normalized-name matches first).
         """
         table = NameTable.from_kb(kb)
         root = Path(cache_dir) if cache_dir else (Path(kb.path) / "index" if kb.path else None)
@@ -199,7 +202,7 @@ class Linker:
         results = []
         for i, mention in enumerate(mentions):
             excluded = exclude[i] if exclude else set()
-            exact = self._exact_concepts(mention, allowed_set, excluded)
+            exact = self._exact_concepts(mention, allowed_set, excluded) if self.exact_boost else set()
             fill = self._filler(dense_queries, sparse_queries, i, excluded)
             dense_i = None if dense_hits is None else dense_hits[i]
             sparse_i = None if sparse_hits is None else sparse_hits[i]
@@ -300,7 +303,7 @@ def _build_dense(table: NameTable, encoder: TextEncoder, kind: str) -> DenseInde
 
 def _build_sparse(table: NameTable, ngram_range: tuple[int, int]) -> SparseIndex:
     started = time.perf_counter()
-    index = SparseIndex.build(table.names, ngram_range)
+    index = SparseIndex.build(table.normalized, ngram_range, normalized=True)
     index.metadata["build_seconds"] = round(time.perf_counter() - started, 2)
     return index
 
@@ -309,7 +312,9 @@ def _cached(directory: Path | None, table: NameTable, load: Callable, build: Cal
     """Load the index in ``directory`` if it was built from the same names, else build (and save) it."""
     if directory is not None and directory.is_dir() and not rebuild:
         try:
-            if NameTable.load(directory).same_rows(table):
+            saved = NameTable.load(directory)
+            if saved.same_rows(table):
+                table.adopt_normalized(saved)
                 return load(directory)
             log.info("%s: built from other names, rebuilding", directory)
         except KnowledgeBaseError as error:

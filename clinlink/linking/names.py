@@ -24,11 +24,13 @@ FILE = "names.json"
 class NameTable:
     """Names and their concept ids, with per-concept rows and a normalized-name lookup."""
 
-    def __init__(self, names: list[str], concept_ids: list[str]):
-        if len(names) != len(concept_ids):
-            raise ValueError("names and concept_ids differ in length")
+    def __init__(self, names: list[str], concept_ids: list[str], normalized: list[str] | None = None):
+        if len(names) != len(concept_ids) or (normalized is not None and len(normalized) != len(names)):
+            raise ValueError("names, concept_ids and normalized names differ in length")
         self.names = list(names)
         self.concept_ids = np.asarray(concept_ids, dtype=object)
+        if normalized is not None:
+            self.__dict__["normalized"] = list(normalized)
 
     @classmethod
     def from_kb(cls, kb: KnowledgeBase) -> NameTable:
@@ -41,6 +43,7 @@ class NameTable:
 
     @cached_property
     def normalized(self) -> list[str]:
+        """``normalize(name)`` of every row (saved with the table, since it takes seconds at 100k names)."""
         return [normalize(name) for name in self.names]
 
     @cached_property
@@ -63,7 +66,7 @@ class NameTable:
         return np.sort(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
 
     def save(self, directory: Path) -> None:
-        payload = {"names": self.names, "concept_ids": self.concept_ids.tolist()}
+        payload = {"names": self.names, "concept_ids": self.concept_ids.tolist(), "normalized": self.normalized}
         (Path(directory) / FILE).write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
@@ -71,9 +74,14 @@ class NameTable:
         path = Path(directory) / FILE
         try:
             payload = json.loads(path.read_text(encoding="utf-8"))
-            return cls(payload["names"], payload["concept_ids"])
+            return cls(payload["names"], payload["concept_ids"], payload.get("normalized"))
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise KnowledgeBaseError(f"{path}: cannot read the name table ({error}); rebuild the index") from error
 
     def same_rows(self, other: NameTable) -> bool:
         return self.names == other.names and list(self.concept_ids) == list(other.concept_ids)
+
+    def adopt_normalized(self, other: NameTable) -> None:
+        """Reuse the normalized names of a saved table with the same rows."""
+        if "normalized" in other.__dict__ and "normalized" not in self.__dict__:
+            self.__dict__["normalized"] = other.__dict__["normalized"]

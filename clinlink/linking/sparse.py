@@ -41,9 +41,10 @@ class SparseIndex:
         self._subsets: OrderedDict[bytes, sp.csr_matrix] = OrderedDict()
 
     @classmethod
-    def build(cls, names: list[str], ngram_range: tuple[int, int] = (3, 3)) -> SparseIndex:
+    def build(cls, names: list[str], ngram_range: tuple[int, int] = (3, 3), normalized: bool = False) -> SparseIndex:
+        """Fit on ``names`` (``normalized=True``: they are already ``normalize``d)."""
         vectorizer = _vectorizer(tuple(ngram_range))
-        matrix = vectorizer.fit_transform([normalize(name) for name in names])
+        matrix = vectorizer.fit_transform(names if normalized else [normalize(name) for name in names])
         metadata = {"analyzer": "char_wb", "ngram_range": list(ngram_range), "count": len(names)}
         return cls(vectorizer, matrix, metadata)
 
