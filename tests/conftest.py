@@ -40,3 +40,12 @@ def default_kb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBa
             os.environ.pop("CLINLINK_HOME", None)
         else:
             os.environ["CLINLINK_HOME"] = previous
+
+
+@pytest.fixture(scope="session")
+def default_linker(default_kb: KnowledgeBase):
+    """``Linker.from_kb`` over the default KB with the default encoder; its indexes are built once per
+    session into the session's KB dir (a few minutes on 2 cores), then every user loads them."""
+    from clinlink.linking import Linker
+
+    return Linker.from_kb(default_kb)
