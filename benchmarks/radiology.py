@@ -4,8 +4,9 @@
 
 Reads ../shared/data/radiology/ (indiana_reports.csv, openi_labels_dev.csv). Text =
 findings + impression. The OpenI gold marks positives only, so the rule labeler is
-scored positive (1) vs anything else. For retrieval the labelled reports are split
-deterministically: every fifth uid (uid % 5 == 0) is a query, the rest the pool.
+scored positive (1) vs anything else (and, second, 1 or -1 vs anything else). For
+retrieval the labelled reports are split deterministically and stratified by finding
+(see split_queries): a fifth are queries, the rest the pool.
 kNN label score = similarity-weighted share of the k nearest pool reports with the
 label; precision@k = share of a query's k nearest pool reports that carry the
 query's label, averaged over the queries with that label. Same-run baselines:
@@ -46,6 +47,20 @@ def report_texts(data: pd.DataFrame) -> list[str]:
     from clinlink.io.tables import compose_text
 
     return [compose_text([f, i], ["findings", "impression"]) for f, i in zip(data["findings"], data["impression"])]
+
+
+def split_queries(data: pd.DataFrame) -> np.ndarray:
+    """Deterministic stratified split: every fifth report (in uid order) of each finding, rarest
+    finding first, and every fifth of the rest, is a query; the others form the pool."""
+    is_query = np.zeros(len(data), dtype=bool)
+    assigned = np.zeros(len(data), dtype=bool)
+    for name in sorted(FINDINGS, key=lambda n: (int(data[n].sum()), n)):
+        rows = np.flatnonzero((data[name].to_numpy() == 1) & ~assigned)
+        is_query[rows] = np.arange(len(rows)) % 5 == 2
+        assigned[rows] = True
+    rest = np.flatnonzero(~assigned)
+    is_query[rest] = np.arange(len(rest)) % 5 == 2
+    return is_query
 
 
 def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
@@ -171,8 +186,8 @@ def main() -> None:
 
     start = time.perf_counter()
     predicted, sets = [], []
-    for doc, text in zip(nlp.pipe(texts, batch_size=64), texts):
-        values = labeler.label(findings_from_doc(doc), has_text=bool(text.strip()))
+    for doc in nlp.pipe(texts, batch_size=64):
+        values = labeler.label(findings_from_doc(doc))
         predicted.append({name: value.value for name, value in values.items()})
         sets.append(ConceptSet.from_doc(doc))
     label_seconds = time.perf_counter() - start
@@ -184,7 +199,7 @@ def main() -> None:
     }
 
     # retrieval
-    is_query = (data["uid_number"] % 5 == 0).to_numpy()
+    is_query = split_queries(data)
     pool_rows, query_rows = np.flatnonzero(~is_query), np.flatnonzero(is_query)
     y = data[FINDINGS].to_numpy()
     pool_y, query_y = y[pool_rows], y[query_rows]

@@ -49,8 +49,9 @@ class LabelPhraseComponent:
     """Adds the extra phrases of label sets ("airspace disease", "volume loss") as entities.
 
     Runs before ``clinlink_context`` so the phrases get assertions like any mention.
-    A phrase becomes an entity where no entity is, or where it covers entities
-    entirely (the longer wording wins); it is linked to its label's first concept.
+    A phrase becomes an entity where no entity is, or, when it names a concept,
+    where it covers entities entirely (the longer wording wins); it is linked to
+    its label's first concept.
     """
 
     def __init__(self, label_sets: Iterable[str]):
@@ -73,8 +74,10 @@ class LabelPhraseComponent:
         taken = [(e.start, e.end) for e in ents]
         for start, end, concept_id in matches:
             inside = [i for i, (s, e) in enumerate(taken) if s < end and start < e]
-            if any(taken[i][0] < start or taken[i][1] > end or (taken[i] == (start, end)) for i in inside):
-                continue  # overlaps an entity it does not cover: the entity stays
+            if inside and (
+                concept_id is None or any(taken[i][0] < start or taken[i][1] > end or taken[i] == (start, end) for i in inside)
+            ):
+                continue  # the entities stay: the phrase only partly covers them, or it names no concept
             for i in sorted(inside, reverse=True):
                 del ents[i], taken[i]
             span = Span(doc, start, end, label="FINDING")

@@ -1,11 +1,10 @@
-"""Batch jobs over report texts: documents to label rows, documents to concept sets."""
+"""Batch labelling of report texts: the pipeline with label phrases, label rows with evidence."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from clinlink.similarity.concept_set import ConceptSet
 from clinlink.similarity.labels import LabelSet, RuleLabeler, findings_from_doc
 
 
@@ -66,15 +65,9 @@ def label_rows(
         if error is not None:
             errors.append({"id": report.id, "error": f"{type(error).__name__}: {error}"})
             continue
-        values = labeler.label(findings_from_doc(doc), has_text=bool(report.text.strip()))
+        values = labeler.label(findings_from_doc(doc))
         row = [report.id, *[values[name].value for name in names]]
         if evidence:
             row += [values[name].describe() for name in names]
         rows.append(row)
     return rows, errors
-
-
-def concept_sets(nlp: Any, texts: Iterable[str], batch_size: int = 64, **policy: Any) -> Iterator[ConceptSet]:
-    """The concept set of each text (policy: see :meth:`ConceptSet.from_doc`)."""
-    for doc in nlp.pipe(texts, batch_size=batch_size):
-        yield ConceptSet.from_doc(doc, **policy)

@@ -4,7 +4,8 @@ Values follow the CheXpert convention: 1 present, 0 absent, -1 possible
 (uncertain), None not mentioned. When mentions disagree, present wins over
 possible, and possible over absent ("no effusion on the right; small left
 effusion" is an effusion). The normal label ("normal", "No Finding") is 1 when no
-finding in its scope is present or possible and 0 otherwise.
+finding in its scope is present or possible (an empty report too, as in CheXpert)
+and 0 otherwise.
 """
 
 from __future__ import annotations
@@ -263,7 +264,7 @@ class RuleLabeler:
             return False
         return not (label.exclude_keys and _contains(label.exclude_keys, finding.context or finding.text))
 
-    def label(self, findings: Iterable[Finding], has_text: bool = True) -> dict[str, LabelValue]:
+    def label(self, findings: Iterable[Finding]) -> dict[str, LabelValue]:
         """Every label's value with its evidence (the findings with the winning value)."""
         findings = [f for f in findings if self.value_of(f) is not None]
         result: dict[str, LabelValue] = {}
@@ -276,7 +277,7 @@ class RuleLabeler:
             result[label.name] = LabelValue(winner, tuple(votes.get(winner, ())) if winner is not None else ())
         normal = self.label_set.normal
         if normal is not None:
-            result[normal.name] = self._normal(normal, findings, result) if has_text else LabelValue(None)
+            result[normal.name] = self._normal(normal, findings, result)
         return result
 
     def _normal(self, rule: NormalRule, findings: list[Finding], values: dict[str, LabelValue]) -> LabelValue:

@@ -79,7 +79,7 @@ def test_label_values_and_evidence(workspace):
     assert (rows["r2"]["Effusion"], rows["r2"]["Pneumothorax"], rows["r2"]["Cardiomegaly"], rows["r2"]["normal"]) == ("0", "0", "", "1")
     assert (rows["r3"]["Cardiomegaly"], rows["r3"]["Effusion"]) == ("1", "-1")
     assert rows["r3"]["Effusion_evidence"].startswith("effusion [possible")
-    assert (rows["r4"]["Effusion"], rows["r4"]["normal"]) == ("", "")
+    assert (rows["r4"]["Effusion"], rows["r4"]["normal"]) == ("", "1")
     assert (rows["r7"]["Cardiomegaly"], rows["r7"]["Effusion"]) == ("1", "-1")
     assert rows["r8"]["Cardiomegaly"] == "0"
     assert "No pleural effusion or pneumothorax." in rows["r2"]["Effusion_evidence"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import spacy
-from spacy.tokens import Span
 
 from clinlink.extensions import register_extensions
 from clinlink.similarity import ConceptSet

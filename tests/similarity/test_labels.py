@@ -118,7 +118,7 @@ def test_normal_any_finding_or_only_labels(label_set_file, tiny_kb):
     assert [e.text for e in any_scope.label(scoliosis)["normal"].evidence] == ["scoliosis"]
     assert label_scope.label(scoliosis)["normal"].value == 1
     assert any_scope.label([f("pneumothorax", "HP:5", "possible")])["normal"].value == 0
-    assert any_scope.label([], has_text=False)["normal"].value is None
+    assert any_scope.label([])["normal"].value == 1
 
 
 def test_phrase_finder_gaps_stop_at_negation_and_sentence_end():
