@@ -180,10 +180,17 @@ def build_baseline_index() -> None:
     index.saveIndex(str(INDEX_DIR / "nmslib_index.bin"), save_data=True)
     joblib.dump(vectorizer, INDEX_DIR / "tfidf_vectorizer.joblib")
     (INDEX_DIR / "concept_aliases.json").write_text(json.dumps(aliases), encoding="utf-8")
+    write_baseline_kb(pairs)
+
+
+def write_baseline_kb(pairs: list[tuple[str, str]]) -> None:
+    """scispaCy's KB file; names lower-cased like the index aliases (its alias -> concepts lookup is exact)."""
+    by_concept: dict[str, list[str]] = {}
+    for concept_id, name in pairs:
+        names = by_concept.setdefault(concept_id, [])
+        if name.lower() not in names:
+            names.append(name.lower())
     with (INDEX_DIR / "kb.jsonl").open("w", encoding="utf-8") as out:
-        by_concept: dict[str, list[str]] = {}
-        for concept_id, name in pairs:
-            by_concept.setdefault(concept_id, []).append(name)
         for concept_id, names in by_concept.items():
             out.write(json.dumps({"concept_id": concept_id, "canonical_name": names[0], "aliases": names[1:], "types": []}) + "\n")
 
@@ -285,7 +292,7 @@ def main() -> None:
     rows = []
     for dataset, limit in datasets:
         for system, exclude in variants:
-            for processes in args.processes:
+            for processes in args.processes if system == "clinlink" else args.processes[:1]:  # the baseline's ratio is at 1 process
                 config = {"system": system, "exclude": exclude, "dataset": dataset, "limit": limit, "processes": processes, "batch_size": args.batch_size}
                 print(f"running {system} {'-' + ','.join(exclude) if exclude else ''} on {dataset}, {processes} process(es)...", flush=True)
                 rows.append(run_child(config))

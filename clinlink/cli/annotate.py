@@ -26,7 +26,7 @@ class NotesPerSecond(ProgressColumn):
 
 @app.command()
 def annotate(
-    source: Path = typer.Argument(..., help="A folder of .txt notes (searched recursively) or a .csv/.tsv/.parquet/.jsonl table."),
+    source: Path = typer.Argument(..., help="A folder of .txt notes (searched recursively) or a .csv/.parquet/.jsonl table."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: shards part-NNNNN.<ext>, errors.jsonl, _shards/ commit records."),
     fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl | parquet | csv | brat | docbin."),
     pipeline: str = PIPELINE,
@@ -57,7 +57,7 @@ def annotate(
         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
     )
     with Progress(*columns, console=err, transient=False) as progress:
-        task = progress.add_task("notes", total=count_notes(source, glob) if source.exists() else None)
+        task = progress.add_task("notes", total=count_notes(source, glob, id_col) if source.exists() else None)
         summary = run_annotate(
             source, out, fmt, spec, options, resume, glob, id_col, text_col, engine, scheduler, workers,
             progress=lambda done: progress.advance(task, done),
@@ -92,7 +92,7 @@ def render(
     """Write a displaCy HTML page of one note: mentions coloured by assertion, with concept id, name and codes."""
     from clinlink.batch.core import PipelineSpec
     from clinlink.batch.inputs import NoteError, NoteInput, read_note
-    from clinlink.errors import SourceFormatError
+    from clinlink.errors import ClinlinkError, SourceFormatError
     from clinlink.io.render import write_html
 
     try:
@@ -102,5 +102,8 @@ def render(
     nlp = PipelineSpec.of(pipeline, exclude).load()
     nlp.max_length = max(nlp.max_length, max_chars + 1)
     doc = nlp(text.text)
-    write_html(doc, out, title=note.name)
+    try:
+        write_html(doc, out, title=note.name)
+    except OSError as error:
+        raise ClinlinkError(f"{out}: cannot write ({error.strerror or error})") from None
     console.print(f"{len(doc.ents)} mentions -> {out}")

@@ -84,3 +84,12 @@ def test_rendered_note_shows_coloured_mentions_in_chromium(tmp_path, test_pipeli
 def test_render_of_a_missing_note_is_a_clear_error(tmp_path, test_pipeline_for_render):
     result = CliRunner().invoke(app, ["render", str(tmp_path / "nope.txt"), "-o", str(tmp_path / "x.html"), "--pipeline", str(test_pipeline_for_render)])
     assert result.exit_code == 1 and "nope.txt" in result.output and "unreadable" in result.output
+
+
+def test_render_to_an_unwritable_place_is_a_clear_error(tmp_path, test_pipeline_for_render):
+    note = tmp_path / "note.txt"
+    note.write_text("Chylothorax.", encoding="utf-8")
+    blocker = tmp_path / "file"
+    blocker.write_text("", encoding="utf-8")
+    result = CliRunner().invoke(app, ["render", str(note), "-o", str(blocker / "x.html"), "--pipeline", str(test_pipeline_for_render)])
+    assert result.exit_code == 1 and "cannot write" in " ".join(result.output.split())
