@@ -323,8 +323,12 @@ def _cached(directory: Path | None, table: NameTable, load: Callable, build: Cal
     index = build()
     if directory is None:
         return index
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
+    except OSError as error:
+        log.warning("%s: cannot cache the index here (%s); keeping it in memory", directory, error.strerror)
+        return index
     try:
         index.save(staging)
         table.save(staging)
