@@ -141,6 +141,7 @@ def cross_encoder(
     hard_margin: float = typer.Option(
         0.2, "--hard-margin", help="Keep lists whose gold is not first or first by less than this (negative: all)."
     ),
+    head_lr: float = typer.Option(1e-3, "--head-lr", help="Learning rate of the new scoring head (pooler + classifier)."),
     index_cache: Path = typer.Option(
         None, "--index-cache", help="Directory to keep and reuse the retriever's indexes in (default: memory only)."
     ),
@@ -166,6 +167,7 @@ def cross_encoder(
         max_queries=max_queries,
         layers=layers,
         index_cache=index_cache,
+        head_learning_rate=head_lr,
         hard_margin=hard_margin if hard_margin >= 0 else None,
         calibration_queries=calibration_queries,
         training=_training_settings(max_steps, max_minutes, seed, lr, threads),

@@ -44,6 +44,8 @@ from clinlink.training.loop import Progress, Trainer, TrainingReport, TrainingSe
 from clinlink.training.pairs import training_concepts
 
 TEMPLATES_FILE = Path(__file__).with_name("contexts.yaml")
+#: Parameter names of the scoring head of a BERT sequence classifier.
+HEAD_PREFIXES = ("bert.pooler.", "classifier.")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class CrossEncoderSettings:
     max_queries: int | None = None
     layers: int | None = None
     hard_margin: float | None = 0.2
+    head_learning_rate: float = 1e-3
     calibration_queries: int = 400
     index_cache: Path | None = None
     training: TrainingSettings = field(default_factory=TrainingSettings)
@@ -125,11 +128,23 @@ def build_examples(
 class ListwiseCrossEncoder(torch.nn.Module):
     """A one-logit sequence classifier scored listwise: cross-entropy of each list's softmax vs. its gold."""
 
-    def __init__(self, network: Any, tokenizer: Any, max_length: int):
+    def __init__(self, network: Any, tokenizer: Any, max_length: int, head_learning_rate: float):
         super().__init__()
         self.network = network
         self.tokenizer = tokenizer
         self.max_length = max_length
+        self.head_learning_rate = head_learning_rate
+
+    def parameter_groups(self, learning_rate: float) -> list[dict[str, Any]]:
+        """The encoder at ``learning_rate``; the new scoring head (pooler + classifier) at ``head_learning_rate``.
+
+        A fresh head at an encoder's learning rate barely moves in a short CPU run
+        (AdamW steps are about ``lr`` per weight), so the lists stay uniform.
+        """
+        head, body = [], []
+        for name, parameter in self.network.named_parameters():
+            (head if name.startswith(HEAD_PREFIXES) else body).append(parameter)
+        return [{"params": body, "lr": learning_rate}, {"params": head, "lr": self.head_learning_rate}]
 
     def forward(self, examples: Sequence[RerankExample]) -> torch.Tensor:
         firsts = [e.query for e in examples for _ in e.candidates]
@@ -169,7 +184,7 @@ def train_cross_encoder(
     network = AutoModelForSequenceClassification.from_pretrained(
         str(base), num_labels=1, local_files_only=True, **layers
     )
-    model = ListwiseCrossEncoder(network, tokenizer, settings.max_length)
+    model = ListwiseCrossEncoder(network, tokenizer, settings.max_length, settings.head_learning_rate)
     batches = [examples[i : i + settings.batch_size] for i in range(0, len(examples), settings.batch_size)]
     report = Trainer(model, model, settings.training).fit(batches, progress)
     files = save_fp16(network, tokenizer, out)

@@ -55,7 +55,11 @@ def prepare(settings: TrainingSettings) -> None:
 
 @dataclass
 class Trainer(Generic[Batch]):
-    """Runs ``step_loss`` over ``batches`` for ``settings.epochs``, within ``max_steps`` / ``max_minutes``."""
+    """Runs ``step_loss`` over ``batches`` for ``settings.epochs``, within ``max_steps`` / ``max_minutes``.
+
+    A module with a ``parameter_groups(learning_rate)`` method sets its own
+    per-group learning rates (e.g. a faster one for a freshly initialised head).
+    """
 
     module: torch.nn.Module
     step_loss: Callable[[Batch], torch.Tensor]
@@ -68,9 +72,9 @@ class Trainer(Generic[Batch]):
         planned = len(batches) * settings.epochs
         if settings.max_steps is not None:
             planned = min(planned, settings.max_steps)
-        optimizer = torch.optim.AdamW(
-            self.module.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
-        )
+        groups = getattr(self.module, "parameter_groups", None)
+        parameters = groups(settings.learning_rate) if groups else self.module.parameters()
+        optimizer = torch.optim.AdamW(parameters, lr=settings.learning_rate, weight_decay=settings.weight_decay)
         self.module.train()
         started = time.monotonic()
         deadline = started + settings.max_minutes * 60 if settings.max_minutes else None
