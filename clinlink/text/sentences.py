@@ -53,18 +53,20 @@ def sentence_starts(text: str, section_starts: Iterable[int] = ()) -> list[int]:
             nxt += 1
         if nxt < len(text) and not text[nxt].islower():
             starts.add(nxt)
+    length = len(text)
     for line in re.finditer(r"\n", text):
-        position = line.end()
-        rest = text[position:]
-        stripped = rest.lstrip(" \t")
-        if not stripped:
-            continue
-        begin = position + len(rest) - len(stripped)
-        previous = text[:line.start()].rstrip(" \t")
-        blank_line = previous.endswith("\n") or stripped.startswith("\n")
-        ends_clause = previous.endswith((".", ":", ";", "!", "?"))
-        if blank_line or ends_clause or _LIST_ITEM.match(stripped) or _looks_like_header(stripped):
-            starts.add(begin if not stripped.startswith("\n") else begin + 1)
+        begin = line.end()
+        while begin < length and text[begin] in " \t":
+            begin += 1
+        if begin >= length or text[begin] == "\n":
+            continue  # blank line: the next non-blank line is handled at its own newline
+        before = line.start()
+        while before > 0 and text[before - 1] in " \t":
+            before -= 1
+        last = text[before - 1] if before > 0 else "\n"
+        head = text[begin : begin + 64]
+        if last == "\n" or last in ".:;!?" or _LIST_ITEM.match(head) or _looks_like_header(head):
+            starts.add(begin)
     return sorted(s for s in starts if s < len(text) and not text[s].isspace())
 
 

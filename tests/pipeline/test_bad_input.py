@@ -17,8 +17,9 @@ def nlp(default_kb):
 
 
 def check_entities(doc):
+    text = doc.text  # rebuilt from the tokens on each access
     for entity in doc.ents:
-        assert doc.text[entity.start_char : entity.end_char] == entity.text
+        assert text[entity.start_char : entity.end_char] == entity.text
         assert entity._.concept_id
         assert entity._.assertion in {"present", "absent", "possible", "conditional", "hypothetical", "family"}
 
