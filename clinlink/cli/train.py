@@ -78,12 +78,19 @@ class _Bar:
             console.print(f"{self.label}: step {step}/{total} loss {loss:.4f} elapsed {elapsed / 60:.1f} min eta {eta}")
 
 
-def _training_settings(max_steps, max_minutes, seed, lr, threads):
+def _training_settings(max_steps, max_minutes, seed, lr, threads, max_grad_norm=None):
     from clinlink.training.loop import TrainingSettings
 
     if max_steps is not None and max_steps < 1:
         raise ConfigError("--max-steps must be at least 1")
-    return TrainingSettings(learning_rate=lr, max_steps=max_steps, max_minutes=max_minutes, seed=seed, threads=threads)
+    return TrainingSettings(
+        learning_rate=lr,
+        max_steps=max_steps,
+        max_minutes=max_minutes,
+        seed=seed,
+        threads=threads,
+        max_grad_norm=max_grad_norm,
+    )
 
 
 @app.command("bi-encoder")

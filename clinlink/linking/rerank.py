@@ -3,10 +3,10 @@
 Input of one (mention, candidate) pair: segment A is the mention, then ``|``
 and a window of ``context_words`` words either side of it in its context;
 segment B is the candidate's preferred name, a few synonyms, its semantic
-type and its parent's name (:func:`candidate_text`). The model (a BERT
-sequence classifier with one output, see ``clinlink train cross-encoder``)
-gives one logit per pair; a softmax over the candidate list turns them into
-``p``.
+type and its parent's name (:func:`candidate_text`). The model
+(:class:`~clinlink.linking.pair_scorer.PairScorer`, see ``clinlink train
+cross-encoder``) gives one logit per pair; a softmax over the candidate list
+turns them into ``p``.
 
 Gate: a list is reranked only when its top candidate is not safe, i.e. not an
 exact name match and ``top1 - top2`` retrieval score below ``margin``.
@@ -116,7 +116,9 @@ class CrossEncoderReranker:
         threads: int | None = None,
     ):
         import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoTokenizer
+
+        from clinlink.linking.pair_scorer import PairScorer
 
         self.model_dir = Path(model) if model is not None else DEFAULT_CROSS_ENCODER
         if not self.model_dir.is_dir():
@@ -125,9 +127,9 @@ class CrossEncoderReranker:
             torch.set_num_threads(threads)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir), local_files_only=True)
-            self.model = AutoModelForSequenceClassification.from_pretrained(str(self.model_dir), local_files_only=True)
         except (OSError, ValueError) as error:
-            raise ConfigError(f"{self.model_dir}: cannot load the cross-encoder ({error})") from error
+            raise ConfigError(f"{self.model_dir}: cannot load the cross-encoder's tokenizer ({error})") from error
+        self.model = PairScorer.load(self.model_dir)
         self.model.eval()
         self.kb = kb
         self.top_k = top_k
@@ -195,4 +197,4 @@ class CrossEncoderReranker:
         )
         self.model_calls += 1
         with torch.inference_mode():
-            return self.model(**batch).logits[:, 0].float().tolist()
+            return self.model(**batch).float().tolist()

@@ -30,6 +30,7 @@ from clinlink.kb import KnowledgeBase
 from clinlink.linking.encoder import TextEncoder, default_model_dir
 from clinlink.linking.candidates import Candidate
 from clinlink.linking.linker import Linker
+from clinlink.linking.pair_scorer import HEAD_FILE, PairScorer
 from clinlink.linking.rerank import (
     SETTINGS_FILE,
     CrossEncoderReranker,
@@ -39,13 +40,11 @@ from clinlink.linking.rerank import (
 )
 from clinlink.text.normalize import normalize
 from clinlink.training.calibrate import calibrate, held_out_queries
-from clinlink.training.export import save_fp16
+from clinlink.training.export import save_fp16, weight_files
 from clinlink.training.loop import Progress, Trainer, TrainingReport, TrainingSettings, prepare
 from clinlink.training.pairs import training_concepts
 
 TEMPLATES_FILE = Path(__file__).with_name("contexts.yaml")
-#: Parameter names of the scoring head of a BERT sequence classifier.
-HEAD_PREFIXES = ("bert.pooler.", "classifier.")
 
 
 @dataclass(frozen=True)
@@ -126,9 +125,9 @@ def build_examples(
 
 
 class ListwiseCrossEncoder(torch.nn.Module):
-    """A one-logit sequence classifier scored listwise: cross-entropy of each list's softmax vs. its gold."""
+    """A :class:`PairScorer` scored listwise: cross-entropy of each list's softmax vs. its gold."""
 
-    def __init__(self, network: Any, tokenizer: Any, max_length: int, head_learning_rate: float):
+    def __init__(self, network: PairScorer, tokenizer: Any, max_length: int, head_learning_rate: float):
         super().__init__()
         self.network = network
         self.tokenizer = tokenizer
@@ -136,15 +135,15 @@ class ListwiseCrossEncoder(torch.nn.Module):
         self.head_learning_rate = head_learning_rate
 
     def parameter_groups(self, learning_rate: float) -> list[dict[str, Any]]:
-        """The encoder at ``learning_rate``; the new scoring head (pooler + classifier) at ``head_learning_rate``.
+        """The encoder at ``learning_rate``; the new linear scoring head at ``head_learning_rate``.
 
         A fresh head at an encoder's learning rate barely moves in a short CPU run
         (AdamW steps are about ``lr`` per weight), so the lists stay uniform.
         """
-        head, body = [], []
-        for name, parameter in self.network.named_parameters():
-            (head if name.startswith(HEAD_PREFIXES) else body).append(parameter)
-        return [{"params": body, "lr": learning_rate}, {"params": head, "lr": self.head_learning_rate}]
+        return [
+            {"params": list(self.network.encoder.parameters()), "lr": learning_rate},
+            {"params": list(self.network.head.parameters()), "lr": self.head_learning_rate},
+        ]
 
     def forward(self, examples: Sequence[RerankExample]) -> torch.Tensor:
         firsts = [e.query for e in examples for _ in e.candidates]
@@ -152,7 +151,7 @@ class ListwiseCrossEncoder(torch.nn.Module):
         batch = self.tokenizer(
             firsts, seconds, truncation="longest_first", max_length=self.max_length, padding=True, return_tensors="pt"
         )
-        logits = self.network(**batch).logits[:, 0]
+        logits = self.network(**batch)
         losses = [
             torch.nn.functional.cross_entropy(part.unsqueeze(0), torch.tensor([e.gold]))
             for part, e in zip(torch.split(logits, [len(e.candidates) for e in examples]), examples)
@@ -169,7 +168,8 @@ def train_cross_encoder(
     progress: Progress | None = None,
 ) -> tuple[TrainingReport, dict[str, Any]]:
     """Mine candidate lists with ``retriever`` (default: the default bi-encoder), train, save to ``out``."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from safetensors.torch import save_file
+    from transformers import AutoTokenizer
 
     prepare(settings.training)
     rng = random.Random(settings.training.seed)
@@ -180,14 +180,14 @@ def train_cross_encoder(
     lists = mine_lists(linker, queries, settings.top_k)
     examples = build_examples(kb, queries, lists, settings, rng)
     tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
-    layers = {"num_hidden_layers": settings.layers} if settings.layers else {}
-    network = AutoModelForSequenceClassification.from_pretrained(
-        str(base), num_labels=1, local_files_only=True, **layers
-    )
+    network = PairScorer.from_base(base, settings.layers)
     model = ListwiseCrossEncoder(network, tokenizer, settings.max_length, settings.head_learning_rate)
     batches = [examples[i : i + settings.batch_size] for i in range(0, len(examples), settings.batch_size)]
     report = Trainer(model, model, settings.training).fit(batches, progress)
-    files = save_fp16(network, tokenizer, out)
+    save_fp16(network.encoder, tokenizer, out)
+    save_file(network.head_weights(), str(Path(out) / HEAD_FILE), metadata={"format": "pt"})
+    (Path(out) / HEAD_FILE).chmod(0o644)
+    files = weight_files(out)
     inputs = {"max_length": settings.max_length, "synonyms": settings.synonyms, "context_words": settings.context_words}
     settings_path = Path(out) / SETTINGS_FILE
     settings_path.write_text(json.dumps(inputs, indent=2) + "\n", encoding="utf-8")

@@ -125,13 +125,19 @@ def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_cross_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A randomly initialised one-logit BERT sequence classifier (wide init, so candidates' logits differ)."""
+    """A randomly initialised pair scorer (tiny BERT + linear head with a wide init, so logits differ)."""
     import torch
-    from transformers import BertForSequenceClassification
+    from safetensors.torch import save_file
+    from transformers import BertModel
+
+    from clinlink.linking.pair_scorer import HEAD_FILE, PairScorer
 
     folder = tmp_path_factory.mktemp("tiny_cross_encoder")
     tokenizer = _tiny_tokenizer(folder)
     torch.manual_seed(0)
-    BertForSequenceClassification(_tiny_config(len(tokenizer), num_labels=1, initializer_range=0.5)).save_pretrained(str(folder))
+    scorer = PairScorer(BertModel(_tiny_config(len(tokenizer))), torch.nn.Linear(32, 1))
+    torch.nn.init.normal_(scorer.head.weight, std=1.0)
+    scorer.encoder.save_pretrained(str(folder))
     tokenizer.save_pretrained(str(folder))
+    save_file(scorer.head_weights(), str(folder / HEAD_FILE))
     return folder

@@ -59,6 +59,7 @@ def test_cross_encoder_training_mines_lists_and_saves_a_working_reranker(
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     _weights_are_fp16(out)
+    assert (out / "score_head.safetensors").is_file()
     card = (out / "model_card.md").read_text(encoding="utf-8")
     assert "gold_in_top_k" in card and "calibration" in card
     assert json.loads((out / "config.json").read_text())["num_hidden_layers"] == 1
