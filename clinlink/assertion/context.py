@@ -10,7 +10,10 @@ overlap) and each cue gets a scope:
   and at a status cue of another category. Cues that touch (no token between,
   "no evidence of | possible X") do not cut each other: both apply, and the
   precedence decides;
-* every scope is capped at ``max_scope`` tokens (the cue's own or the lexicon's).
+* every scope is capped at ``max_scope`` tokens (the cue's own or the lexicon's);
+* a termination marked ``after_target`` ("with") ends a forward scope only when
+  another target lies between the cue and it: "no cardiomegaly with small
+  effusions" negates cardiomegaly alone, "no pneumothorax or effusion" both.
 
 A forward cue applies to a target that starts inside its scope, a backward cue
 to a target that ends inside it; a cue overlapping the target (part of the
@@ -117,16 +120,17 @@ class ContextMatcher:
         results: list[Assertion] = [Assertion() for _ in targets]
         for sentence, indexes in by_sentence.items():
             sent_start, sent_end = sentences[sentence] if sentences else (0, len(text))
-            scoped = self._scope(text, sent_start, sent_end)
+            scoped, stops = self._scope(text, sent_start, sent_end)
             if not scoped:
                 continue
             starts = [mod.start for mod in scoped]
             reach = max(_reach(mod) for mod in scoped)
+            neighbours = [targets[index] for index in indexes] if stops else []
             for index in indexes:
                 target_start, target_end = targets[index]
                 low = bisect_left(starts, target_start - reach)
                 high = bisect_right(starts, target_end + reach)
-                results[index] = self._decide(targets[index], scoped[low:high])
+                results[index] = self._decide(targets[index], scoped[low:high], stops, neighbours)
         if sections:
             for target_index, section in enumerate(sections):
                 self._apply_section(results[target_index], section)
@@ -134,7 +138,7 @@ class ContextMatcher:
 
     def find_cues(self, text: str) -> list[CueMatch]:
         """The modifier cues of ``text`` (one sentence; no terminations) after pseudo-cue suppression, in order."""
-        return [CueMatch(s.start, s.end, text[s.start:s.end], s.cue.category) for s in self._scope(text, 0, len(text))]
+        return [CueMatch(s.start, s.end, text[s.start:s.end], s.cue.category) for s in self._scope(text, 0, len(text))[0]]
 
     # -- steps ------------------------------------------------------------
 
@@ -185,11 +189,12 @@ class ContextMatcher:
         kept.sort(key=lambda m: m[0])
         return kept
 
-    def _scope(self, text: str, sent_start: int, sent_end: int) -> list[_Scoped]:
+    def _scope(self, text: str, sent_start: int, sent_end: int) -> tuple[list[_Scoped], list[_Scoped]]:
+        """The scoped modifier cues of a sentence, and its ``after_target`` terminations (applied per target)."""
         words, spans = self._tokens(text, sent_start, sent_end)
         matches = self._match(words)
         if not matches:
-            return []
+            return [], []
         lexicon = self.lexicon
         # Token indexes that end every scope (punctuation and header colons).
         barriers: list[int] = []
@@ -231,14 +236,26 @@ class ContextMatcher:
                 if begin < mod.first:
                     mod.backward = (spans[begin].start(), spans[mod.first - 1].end())
         modifiers = [s for s in scoped if s.cue.category != "termination"]
-        return modifiers
+        stops = [s for s in scoped if s.cue.after_target]
+        return modifiers, stops
 
-    def _decide(self, target: tuple[int, int], scoped: list[_Scoped]) -> Assertion:
+    def _decide(
+        self,
+        target: tuple[int, int],
+        scoped: list[_Scoped],
+        stops: list[_Scoped] = (),
+        neighbours: Sequence[tuple[int, int]] = (),
+    ) -> Assertion:
         target_start, target_end = target
         best: dict[str, tuple[int, _Scoped]] = {}
         for mod in scoped:
             distance = None
-            if mod.forward and mod.end <= target_start and mod.forward[0] <= target_start < mod.forward[1]:
+            if (
+                mod.forward
+                and mod.end <= target_start
+                and mod.forward[0] <= target_start < mod.forward[1]
+                and not (stops and _stopped_before(mod, target_start, stops, neighbours))
+            ):
                 distance = target_start - mod.end
             if mod.backward and mod.start >= target_end and mod.backward[0] < target_end <= mod.backward[1]:
                 back = mod.start - target_end
@@ -297,10 +314,25 @@ def _cue_match(scoped: _Scoped) -> CueMatch:
     return CueMatch(scoped.start, scoped.end, scoped.cue.phrase, scoped.cue.category)
 
 
+def _stopped_before(mod: _Scoped, target_start: int, stops: list[_Scoped], neighbours: Sequence[tuple[int, int]]) -> bool:
+    """Does an ``after_target`` termination between cue ``mod`` and the target follow another target in the scope?"""
+    category = mod.cue.category
+    for stop in stops:
+        if stop.start < mod.end or (stop.cue.ends and category not in stop.cue.ends):
+            continue
+        if stop.start >= target_start:
+            break
+        if any(mod.end <= start and end <= stop.start for start, end in neighbours):
+            return True
+    return False
+
+
 def _cuts(mod: _Scoped, other: _Scoped, adjacent: bool) -> bool:
     """Does cue ``other`` end the scope of ``mod``?"""
     category = other.cue.category
     if category == "termination":
+        if other.cue.after_target:
+            return False
         return not other.cue.ends or mod.cue.category in other.cue.ends
     if adjacent:
         return False

@@ -41,6 +41,9 @@ class Cue:
     max_scope: int | None = None
     # For terminations: the categories whose scopes it ends (empty: all).
     ends: frozenset[str] = frozenset()
+    # For terminations: end a forward scope only once a target lies between the
+    # cue and this word ("no cardiomegaly | with small effusions").
+    after_target: bool = False
 
     @property
     def tokens(self) -> tuple[str, ...]:
@@ -89,8 +92,8 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict:
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _entries(path: Path, items: object, line: int) -> list[tuple[str, int | None, int, list[str]]]:
-    """(phrase, max_scope, line, ends) for each item of a cue list (strings or mappings)."""
+def _entries(path: Path, items: object, line: int) -> list[tuple[str, int | None, int, list[str], bool]]:
+    """(phrase, max_scope, line, ends, after_target) for each item of a cue list (strings or mappings)."""
     if items is None:
         return []
     if not isinstance(items, list):
@@ -98,7 +101,7 @@ def _entries(path: Path, items: object, line: int) -> list[tuple[str, int | None
     entries = []
     for item in items:
         if isinstance(item, (str, int, float)) and not isinstance(item, bool):
-            entries.append((str(item), None, line, []))
+            entries.append((str(item), None, line, [], False))
         elif isinstance(item, dict):
             item_line = item.get("__line__", line)
             phrase = item.get("cue")
@@ -113,13 +116,16 @@ def _entries(path: Path, items: object, line: int) -> list[tuple[str, int | None
             unknown = set(ends) - CATEGORIES
             if unknown:
                 raise SourceFormatError(path, f"unknown categories {sorted(unknown)} in 'ends' of {phrase!r}", item_line)
-            unexpected = set(item) - {"cue", "max_scope", "ends", "__line__"}
+            after_target = item.get("after_target", False)
+            if not isinstance(after_target, bool):
+                raise SourceFormatError(path, f"after_target of {phrase!r} must be true or false", item_line)
+            unexpected = set(item) - {"cue", "max_scope", "ends", "after_target", "__line__"}
             if unexpected:
                 raise SourceFormatError(path, f"unknown keys {sorted(unexpected)} for cue {phrase!r}", item_line)
-            entries.append((phrase, scope, item_line, list(ends)))
+            entries.append((phrase, scope, item_line, list(ends), after_target))
         else:
             raise SourceFormatError(path, f"a cue must be a string or a mapping, got {item!r}", line)
-    for phrase, _, entry_line, _ in entries:
+    for phrase, _, entry_line, _, _ in entries:
         if not cue_tokens(phrase):
             raise SourceFormatError(path, f"cue {phrase!r} has no tokens", entry_line)
     return entries
@@ -158,12 +164,12 @@ def parse_lexicon(path: str | Path) -> Lexicon:
                 continue
             if direction not in DIRECTIONS:
                 raise SourceFormatError(path, f"unknown direction {direction!r} in cues.{category} (use {DIRECTIONS})", by_direction["__line__"])
-            for phrase, scope, _, _ in _entries(path, items, by_direction["__line__"]):
+            for phrase, scope, _, _, _ in _entries(path, items, by_direction["__line__"]):
                 cues.append(Cue(phrase, category, direction, scope))
-    for phrase, _, _, _ in _entries(path, data.get("pseudo"), data["__line__"]):
+    for phrase, _, _, _, _ in _entries(path, data.get("pseudo"), data["__line__"]):
         cues.append(Cue(phrase, "pseudo"))
-    for phrase, _, _, ends in _entries(path, data.get("termination"), data["__line__"]):
-        cues.append(Cue(phrase, "termination", ends=frozenset(ends)))
+    for phrase, _, _, ends, after_target in _entries(path, data.get("termination"), data["__line__"]):
+        cues.append(Cue(phrase, "termination", ends=frozenset(ends), after_target=after_target))
 
     precedence = data.get("precedence", [])
     if not isinstance(precedence, list) or set(precedence) != STATUS_CATEGORIES or len(precedence) != len(STATUS_CATEGORIES):

@@ -254,3 +254,67 @@ def test_core_does_not_import_spacy():
     code = "import sys, clinlink.assertion; print('spacy' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("Basilar opacity may be due to aspiration.", "aspiration"),
+        ("Considerations could include early pulmonary edema.", "pulmonary edema"),
+        ("Hazy density could reflect a small effusion.", "effusion"),
+        ("Widened mediastinum may indicate lymphadenopathy.", "lymphadenopathy"),
+        ("Differential considerations include sarcoidosis and lymphoma.", "lymphoma"),
+        ("The differential diagnosis includes tuberculosis.", "tuberculosis"),
+        ("Superimposed infection is also possible.", "infection"),
+        ("Correlate clinically for aspiration.", "aspiration"),
+        ("Clinical correlation for bronchitis is advised.", "bronchitis"),
+        ("Recommend CT to exclude an underlying mass.", "mass"),
+        ("A tiny apical pneumothorax cannot be entirely excluded.", "pneumothorax"),
+        ("Streaky opacity suggestive of scarring.", "scarring"),
+        ("Right base opacity, atelectasis versus infiltrate.", "atelectasis"),
+        ("Right base opacity, atelectasis versus infiltrate.", "infiltrate"),
+        ("Scarring vs early bronchiectasis.", "bronchiectasis"),
+    ],
+)
+def test_radiology_hedges_are_possible(matcher, text, target):
+    assert judge(matcher, text, target).status == "possible"
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("Findings compatible with mild interstitial edema.", "interstitial edema"),
+        ("Opacity consistent with right middle lobe pneumonia.", "pneumonia"),
+        ("Left lower lobe atelectasis.", "atelectasis"),
+    ],
+)
+def test_compatible_and_consistent_with_stay_present(matcher, text, target):
+    assert judge(matcher, text, target).status == "present"
+
+
+def test_excluded_in_the_past_tense_is_absent(matcher):
+    assert judge(matcher, "Pulmonary embolism was excluded.", "Pulmonary embolism").status == "absent"
+    assert judge(matcher, "Pulmonary embolism has not been excluded.", "Pulmonary embolism").status == "possible"
+
+
+def assert_all(matcher, text, words):
+    spans = [(text.index(word), text.index(word) + len(word)) for word in words]
+    return [a.status for a in matcher.assert_targets(text, spans, [(0, len(text))])]
+
+
+@pytest.mark.parametrize(
+    ("text", "targets", "statuses"),
+    [
+        # "with" after a negated finding starts a new, present finding
+        ("No cardiomegaly with bilateral small pleural effusions.", ["cardiomegaly", "pleural effusions"], ["absent", "present"]),
+        ("No focal consolidation, with stable hyperinflation.", ["consolidation", "hyperinflation"], ["absent", "present"]),
+        # coordinated negations are unchanged
+        ("No pneumothorax or effusion.", ["pneumothorax", "effusion"], ["absent", "absent"]),
+        ("Without focal consolidation, effusion or pneumothorax.", ["consolidation", "effusion", "pneumothorax"], ["absent"] * 3),
+        # "with" before the first finding does not stop the negation
+        ("No patient with fever.", ["fever"], ["absent"]),
+        ("Denies headache or dizziness with exertion.", ["headache", "dizziness"], ["absent", "absent"]),
+    ],
+)
+def test_with_ends_negation_after_a_finding(matcher, text, targets, statuses):
+    assert assert_all(matcher, text, targets) == statuses

@@ -57,6 +57,7 @@ def test_minimal_lexicon(tmp_path):
         ("[family, hypothetical, absent, possible, conditional]", "[family, absent]", "'precedence' must list", None),
         ("ends: [family]", "ends: [kin]", "unknown categories ['kin']", 7),
         ("{cue: without, max_scope: 2}", "{cue: without, scope: 2}", "unknown keys ['scope']", 3),
+        ("{cue: patient, ends: [family]}", "{cue: patient, after_target: maybe}", "after_target of 'patient' must be true or false", 7),
     ],
 )
 def test_errors_name_file_and_line(tmp_path, replace, by, message, line):
@@ -81,3 +82,22 @@ def test_invalid_yaml_and_missing_file(tmp_path):
 
 def test_default_lexicon_file_is_beside_the_code():
     assert DEFAULT_LEXICON.name == "lexicon.yaml" and DEFAULT_LEXICON.exists()
+
+
+def test_packaged_cues_are_single_phrases():
+    # a mis-indented list item folds into the previous phrase ("could not rule out - rule out")
+    lexicon = load_lexicon()
+    assert not [cue.phrase for cue in lexicon.cues if " - " in cue.phrase or "\n" in cue.phrase]
+    assert any(cue.phrase == "rule out" and cue.category == "possible" for cue in lexicon.cues)
+
+
+def test_after_target_terminations(tmp_path):
+    path = tmp_path / "lexicon.yaml"
+    path.write_text(MINIMAL.replace("termination: [but,", "termination: [{cue: with, ends: [absent], after_target: true}, but,"), encoding="utf-8")
+    lexicon = parse_lexicon(path)
+    stop = next(cue for cue in lexicon.cues if cue.phrase == "with")
+    assert stop.after_target and stop.ends == {"absent"}
+    matcher = ContextMatcher(lexicon)
+    text = "No fever with cough."
+    spans = [(text.index(word), text.index(word) + len(word)) for word in ("fever", "cough")]
+    assert [a.status for a in matcher.assert_targets(text, spans, [(0, len(text))])] == ["absent", "present"]
