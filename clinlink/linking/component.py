@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -21,8 +21,10 @@ from spacy.tokens import Doc, Span
 from clinlink.extensions import register_extensions
 from clinlink.kb import KnowledgeBase, load_kb
 from clinlink.kb.compiled import MANIFEST
-from clinlink.linking.candidates import Candidate
-from clinlink.linking.linker import NIL_THRESHOLD, Linker
+from clinlink.linking.candidates import NIL_THRESHOLD, Candidate
+
+if TYPE_CHECKING:  # the linker pulls in faiss, torch and scikit-learn: imported on first use only
+    from clinlink.linking.linker import Linker
 
 _LINKERS: dict[tuple[str, str, bool], Linker] = {}
 
@@ -31,6 +33,8 @@ def load_linker(kb: str | None = None, encoder: str | None = None, sparse: bool 
     """One linker per process for a (KB, encoder, sparse) triple; ``kb`` is a compiled KB dir or a config name."""
     key = (str(kb or "default"), str(encoder or ""), sparse)
     if key not in _LINKERS:
+        from clinlink.linking.linker import Linker
+
         _LINKERS[key] = Linker.from_kb(_knowledge_base(kb), encoder=encoder, sparse=sparse)
     return _LINKERS[key]
 

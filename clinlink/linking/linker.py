@@ -24,7 +24,7 @@ from clinlink.errors import KnowledgeBaseError
 from clinlink.kb import KnowledgeBase
 from clinlink.kb.compiled import register_artifact
 from clinlink.kb.knowledge_base import XREF_ALIASES
-from clinlink.linking.candidates import Candidate, Reranker, merge, rank, search_concepts
+from clinlink.linking.candidates import NIL_THRESHOLD, Candidate, Reranker, merge, rank, search_concepts
 from clinlink.linking.dense import DenseIndex
 from clinlink.linking.encoder import TextEncoder
 from clinlink.linking.names import NameTable
@@ -36,9 +36,6 @@ log = logging.getLogger(__name__)
 #: Ensemble weight of the dense score (tuned on held-out HPO synonyms, see benchmarks/linking.py).
 DENSE_WEIGHT = 0.9
 MERGE_METHOD = "sum"
-#: Top-candidate score below which a mention is NIL: the 2nd percentile of right top-1 scores on held-out
-#: HPO synonyms (benchmarks/linking.py), so about 2 % of right links there are dropped.
-NIL_THRESHOLD = 0.675
 #: Concepts each retriever proposes before merging (at least ``k``).
 RETRIEVE_K = 32
 
