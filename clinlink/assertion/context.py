@@ -5,6 +5,7 @@ tokens, cues are matched (longest first; pseudo-cues suppress the cues they
 overlap) and each cue gets a scope:
 
 * forward cues reach to the right, backward cues to the left, "both" either way;
+  "within" cues act only on a mention that contains them ("alcohol use");
 * a scope ends at the sentence edge, at a termination cue, at terminating
   punctuation (";"), at a header-like colon ("Exam:" but not "the following:")
   and at a status cue of another category. Cues that touch (no token between,
@@ -16,8 +17,9 @@ overlap) and each cue gets a scope:
   effusions" negates cardiomegaly alone, "no pneumothorax or effusion" both.
 
 A forward cue applies to a target that starts inside its scope, a backward cue
-to a target that ends inside it; a cue overlapping the target (part of the
-mention, as in "absent pulses") is ignored. The status is the highest-ranked
+to a target that ends inside it; a status cue overlapping the target (part of
+the mention, as in "absent pulses") is ignored, while a historical cue inside it
+("prior MI", "psychiatric history") makes the mention historical. The status is the highest-ranked
 category found (lexicon ``precedence``, by default family > hypothetical >
 absent > possible > conditional), else the section default, else "present";
 historical is set by a historical cue or the section default. The cues kept on
@@ -260,9 +262,11 @@ class ContextMatcher:
             if mod.backward and mod.start >= target_end and mod.backward[0] < target_end <= mod.backward[1]:
                 back = mod.start - target_end
                 distance = back if distance is None else min(distance, back)
+            category = mod.cue.category
+            if (category == "historical" or mod.cue.direction == "within") and target_start <= mod.start and mod.end <= target_end:
+                distance = 0
             if distance is None:
                 continue
-            category = mod.cue.category
             if category not in best or distance < best[category][0]:
                 best[category] = (distance, mod)
         assertion = Assertion()
@@ -330,6 +334,8 @@ def _stopped_before(mod: _Scoped, target_start: int, stops: list[_Scoped], neigh
 def _cuts(mod: _Scoped, other: _Scoped, adjacent: bool) -> bool:
     """Does cue ``other`` end the scope of ``mod``?"""
     category = other.cue.category
+    if other.cue.direction == "within":
+        return False
     if category == "termination":
         if other.cue.after_target:
             return False

@@ -21,7 +21,7 @@ DEFAULT_LEXICON = Path(__file__).with_name("lexicon.yaml")
 STATUSES = ("present", "absent", "possible", "conditional", "hypothetical", "family")
 STATUS_CATEGORIES = frozenset(STATUSES) - {"present"}
 CATEGORIES = STATUS_CATEGORIES | {"historical"}
-DIRECTIONS = ("forward", "backward", "both")
+DIRECTIONS = ("forward", "backward", "both", "within")
 
 _TOKEN = re.compile(r"[^\W_]+|[^\w\s]|_")
 

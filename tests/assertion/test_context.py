@@ -318,3 +318,26 @@ def assert_all(matcher, text, words):
 )
 def test_with_ends_negation_after_a_finding(matcher, text, targets, statuses):
     assert assert_all(matcher, text, targets) == statuses
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "historical"),
+    [
+        ("Prior myocardial infarction.", "Prior myocardial infarction", True),
+        ("Psychiatric history: depression.", "depression", True),
+        ("Reviewed her psychiatric history.", "psychiatric history", True),
+        ("Denies alcohol or illicit drugs.", "illicit drugs", True),
+        ("Denies alcohol or illicit drugs.", "alcohol", True),
+        ("Tobacco use: half a pack a day.", "Tobacco use", True),
+        ("Allergies: sulfa.", "Allergies", True),
+        ("Admitted with alcohol intoxication.", "alcohol intoxication", False),
+        ("She currently smokes cigarettes.", "cigarettes", False),
+        ("Absent pulses in the left foot.", "Absent pulses", False),
+    ],
+)
+def test_historical_cues_inside_the_mention(matcher, text, target, historical):
+    assert judge(matcher, text, target).historical is historical
+
+
+def test_screening_is_hypothetical(matcher):
+    assert judge(matcher, "Referred for screening for colon cancer.", "colon cancer").status == "hypothetical"

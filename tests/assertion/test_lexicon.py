@@ -91,13 +91,22 @@ def test_packaged_cues_are_single_phrases():
     assert any(cue.phrase == "rule out" and cue.category == "possible" for cue in lexicon.cues)
 
 
-def test_after_target_terminations(tmp_path):
+def test_within_cues_and_after_target_terminations(tmp_path):
     path = tmp_path / "lexicon.yaml"
-    path.write_text(MINIMAL.replace("termination: [but,", "termination: [{cue: with, ends: [absent], after_target: true}, but,"), encoding="utf-8")
+    path.write_text(
+        MINIMAL.replace("    backward: [in the past]", "    backward: [in the past]\n    within: [tobacco]").replace(
+            "termination: [but,", "termination: [{cue: with, ends: [absent], after_target: true}, but,"
+        ),
+        encoding="utf-8",
+    )
     lexicon = parse_lexicon(path)
+    within = [cue for cue in lexicon.cues if cue.direction == "within"]
+    assert [(cue.phrase, cue.category) for cue in within] == [("tobacco", "historical")]
     stop = next(cue for cue in lexicon.cues if cue.phrase == "with")
     assert stop.after_target and stop.ends == {"absent"}
     matcher = ContextMatcher(lexicon)
-    text = "No fever with cough."
-    spans = [(text.index(word), text.index(word) + len(word)) for word in ("fever", "cough")]
-    assert [a.status for a in matcher.assert_targets(text, spans, [(0, len(text))])] == ["absent", "present"]
+    text = "No fever with cough; tobacco use."
+    spans = [(text.index(word), text.index(word) + len(word)) for word in ("fever", "cough", "tobacco use")]
+    fever, cough, tobacco = matcher.assert_targets(text, spans, [(0, len(text))])
+    assert (fever.status, cough.status) == ("absent", "present")
+    assert tobacco.historical and not cough.historical
