@@ -38,12 +38,51 @@ _DERIVATIONS = (
 )
 
 
+# British spellings folded onto American ones ("oedema" -> "edema", "tumour" -> "tumor");
+# "ae" is folded anywhere but at the end (plural "vertebrae").
+_BRITISH = (
+    ("oedem", "edem"), ("oesoph", "esoph"), ("oestr", "estr"), ("foet", "fet"), ("coeli", "celi"),
+    ("homoeo", "homeo"), ("rrhoea", "rrhea"), ("pnoea", "pnea"), ("pnoeic", "pneic"),
+    ("tumour", "tumor"), ("colour", "color"), ("behaviour", "behavior"), ("humour", "humor"),
+    ("odour", "odor"), ("labour", "labor"), ("favour", "favor"), ("vapour", "vapor"),
+    ("fibre", "fiber"), ("centre", "center"), ("litre", "liter"), ("metre", "meter"), ("calibre", "caliber"),
+)
+# Latin plurals that the "-s" rule misses: "nevi" -> "nevus", "lipomata" -> "lipoma",
+# "exostoses" -> "exostosis", "epiphyses" -> "epiphysis".
+_NOT_LATIN_PLURAL = frozenset({"mini", "anti", "multi", "semi", "maxi", "taxi", "kiwi", "khaki", "alibi", "hindi"})
+
+
+def _british(token: str) -> str:
+    if "ae" in token[:-2]:
+        token = token[:-2].replace("ae", "e") + token[-2:]
+    if "oe" in token or "our" in token or "re" in token:
+        for british, american in _BRITISH:
+            if british in token:
+                token = token.replace(british, american)
+    return token
+
+
+def _latin_plural(token: str) -> str | None:
+    if token.endswith("omata"):
+        return token[:-2]
+    if token.endswith(("oses", "yses")) and len(token) >= 8 and not token.endswith(("doses", "poses", "closes", "ucoses", "ctoses")):
+        return token[:-2] + "is"
+    if token.endswith("i") and len(token) >= 4 and token[-2] not in "aiou" and token not in _NOT_LATIN_PLURAL:
+        return token[:-1] + "us"
+    return None
+
+
 @lru_cache(maxsize=200_000)
 def stem(token: str) -> str:
-    """Strip a plural or simple inflection from one lower-case token; fold clinical
-    adjectives onto their noun ("sclerotic" -> "sclerosis")."""
+    """Strip a plural or simple inflection from one lower-case token; fold British
+    spellings and Latin plurals; fold clinical adjectives onto their noun
+    ("sclerotic" -> "sclerosis")."""
     if len(token) <= 3 or token in _INVARIANT or token.isdigit():
         return token
+    token = _british(token)
+    latin = _latin_plural(token)
+    if latin is not None:
+        return latin
     if len(token) >= 6:
         for suffix, replacement in _DERIVATIONS:
             if token.endswith(suffix):
