@@ -15,6 +15,9 @@ from clinlink.ner.variants import VariantRules, load_variant_rules
 from clinlink.text.normalize import order_free_key, stem, tokens
 
 FUNCTION_WORDS = frozenset("a an and the of in on with without to for or no not is was are be by at as from".split())
+# Function words that may sit inside an order-free window ("stenosis of the pulmonary artery").
+ORDER_FREE_LINKS = frozenset({"of", "the"})
+QUANTIFIERS = ("multiple", "numerous")
 DEFAULT_STOP_NAMES = Path(__file__).with_name("stop_names.yaml")
 _KIND_RANK = {"PREFERRED": 0, "EXACT": 1, "INCLUSION": 2, "ABBREVIATION": 3, "RELATED": 4, "NARROW": 5, "BROAD": 6}
 
@@ -100,26 +103,45 @@ class MentionDictionary:
                         _keep_best(ranked_free[order_free_key(phrase)], resolved, (-1, 0, False, False))
         exact = {key: _ordered(ids) for key, ids in ranked_exact.items()}
         free = {key: _ordered(ids) for key, ids in ranked_free.items() if key}
-        return cls(exact, free, max((len(k) for k in exact), default=1))
+        # an order-free window may hold an extra "of the" ("compression of the spinal cord")
+        return cls(exact, free, max((len(k) for k in exact), default=1) + len(ORDER_FREE_LINKS))
 
     def lookup(self, words: tuple[str, ...], plural: bool = False) -> tuple[list[str], str] | None:
         """Concept ids for a stemmed word window and how it matched ("exact", "order").
 
-        A plural mention ("lipomas") prefers a "Multiple ..."/"Numerous ..." concept when one exists.
+        A plural mention ("lipomas", "mucosal neuromas") prefers a "Multiple ..."/"Numerous ..."
+        concept when one exists, and "multiple X" / "numerous X" stand for each other.
+        Word order is free for windows without function words ("effusion, pleural") and for
+        "X of (the) Y" ("compression of the spinal cord" ~ "spinal cord compression").
         """
+        if plural:
+            for quantifier in QUANTIFIERS:
+                several = self.exact.get((quantifier, *words))
+                if several:
+                    return several, "exact"
         ids = self.exact.get(words)
         if ids:
-            if plural:
-                for quantifier in ("multiple", "numerous"):
-                    several = self.exact.get((quantifier, *words))
-                    if several:
-                        return several, "exact"
             return ids, "exact"
-        if len(words) > 1 and FUNCTION_WORDS.isdisjoint(words):
+        if len(words) > 1 and words[0] in QUANTIFIERS:
+            for quantifier in QUANTIFIERS:
+                ids = self.exact.get((quantifier, *words[1:]))
+                if ids:
+                    return ids, "exact"
+        if len(words) > 1 and _order_free_window(words):
             ids = self.order_free.get(order_free_key(" ".join(words)))
             if ids:
                 return ids, "order"
         return None
+
+
+def _order_free_window(words: tuple[str, ...]) -> bool:
+    """No function words, or only "of"/"the" inside ("X of the Y"), with two content words or more."""
+    inner = [word for word in words if word in FUNCTION_WORDS]
+    if not inner:
+        return True
+    if words[0] in FUNCTION_WORDS or words[-1] in FUNCTION_WORDS or not ORDER_FREE_LINKS.issuperset(inner):
+        return False
+    return len(words) - len(inner) >= 2
 
 
 def _keep_best(ranks: dict[str, tuple], concept_id: str, rank: tuple) -> None:
