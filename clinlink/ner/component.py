@@ -67,14 +67,17 @@ def _code_digest() -> str:
 def doc_words(sentence: Span) -> list[Word]:
     """Normalized sub-words of a sentence's tokens (punctuation and spaces dropped)."""
     words: list[Word] = []
+    comma = False
     for token in sentence:
         if token.is_space or token.is_punct:
+            comma = comma or token.text == ","
             continue
         parts = tokens(token.text)
         for position, part in enumerate(parts):
             stemmed = stem(part)
             plural = stemmed != part and part.endswith(("s", "i", "ae"))
-            words.append(Word(stemmed, token.i, position == 0, position == len(parts) - 1, plural))
+            words.append(Word(stemmed, token.i, position == 0, position == len(parts) - 1, plural, comma and position == 0))
+        comma = False
     return words
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from clinlink.ner.coordination import expand_coordinations
 from clinlink.ner.dictionary import MentionDictionary
 from clinlink.ner.fuzzy import FuzzyMatcher
 
@@ -17,6 +18,7 @@ class Word:
     first_in_token: bool
     last_in_token: bool
     plural: bool = False
+    comma_before: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,12 +28,15 @@ class Match:
     start: int
     end: int
     concept_ids: list[str]
-    kind: str  # exact | order | fuzzy
+    kind: str  # exact | order | fuzzy | coordination
     score: float
 
 
-def find_matches(words: list[Word], dictionary: MentionDictionary, fuzzy: FuzzyMatcher | None = None) -> list[Match]:
-    """Greedy left-to-right longest matches that start and end on token boundaries."""
+def find_matches(
+    words: list[Word], dictionary: MentionDictionary, fuzzy: FuzzyMatcher | None = None, coordination: bool = True
+) -> list[Match]:
+    """Greedy left-to-right longest matches that start and end on token boundaries, then
+    (``coordination``) the conjuncts sharing a match's head ("palmar and plantar pits"), in text order."""
     matches: list[Match] = []
     position = 0
     count = len(words)
@@ -52,4 +57,8 @@ def find_matches(words: list[Word], dictionary: MentionDictionary, fuzzy: FuzzyM
             continue
         matches.append(found)
         position = found.end
+    if coordination and matches:
+        extra = expand_coordinations(words, matches, dictionary)
+        if extra:
+            matches = sorted(matches + extra, key=lambda match: match.start)
     return matches

@@ -1,5 +1,5 @@
 """Recall rules of mention detection on a small hand-built KB: word order around "of the",
-"multiple"/"numerous" plurals."""
+"multiple"/"numerous" plurals, coordinated mentions."""
 
 from __future__ import annotations
 
@@ -31,6 +31,20 @@ def dictionary() -> MentionDictionary:
             _concept("HP:0030430", "Neuroma"),
             _concept("HP:0031023", "Multiple mucosal neuromas"),
             _concept("HP:0000028", "Cryptorchidism"),
+            _concept("HP:0010610", "Palmar pits"),
+            _concept("HP:0010612", "Plantar pits"),
+            _concept("HP:0009794", "Branchial anomaly"),
+            _concept("HP:0000598", "Abnormality of the ear"),
+            _concept("HP:0000077", "Abnormality of the kidney"),
+            _concept("HP:0002897", "Parathyroid adenoma"),
+            _concept("HP:0008208", "Parathyroid hyperplasia"),
+            _concept("HP:0001010", "Hypopigmentation of the skin"),
+            _concept("HP:0005599", "Hypopigmentation of hair"),
+            _concept("HP:0001256", "Intellectual disability, mild", "Mild intellectual disability"),
+            _concept("HP:0010864", "Intellectual disability, severe", "Severe intellectual disability"),
+            _concept("HP:0001250", "Seizure"),
+            _concept("HP:0000365", "Hearing impairment", "Hearing loss"),
+            _concept("HP:0000822", "Hypertension"),
         ]
     )
     return MentionDictionary.from_kb(kb, ConceptFilter(), prefer_sources=("HP",))
@@ -82,3 +96,55 @@ def test_plural_reaches_a_multiple_concept_without_a_singular_name(nlp, dictiona
     # "mucosal neuroma" is no name, "Multiple mucosal neuromas" is
     assert detect(nlp, dictionary, "Mucosal neuromas of the lips.")[0] == ("Mucosal neuromas", "HP:0031023")
     assert detect(nlp, dictionary, "A mucosal neuroma.") == [("neuroma", "HP:0030430")]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Examination showed palmar and plantar pits.",
+            [("palmar", "HP:0010610"), ("plantar pits", "HP:0010612")],
+        ),
+        (
+            "It combines branchial, otic and renal anomalies.",
+            [("branchial", "HP:0009794"), ("otic", "HP:0000598"), ("renal anomalies", "HP:0000077")],
+        ),
+        (
+            "Risk of parathyroid adenoma or hyperplasia.",
+            [("parathyroid adenoma", "HP:0002897"), ("hyperplasia", "HP:0008208")],
+        ),
+        (
+            "Hypopigmentation of skin or hair was seen.",
+            [("Hypopigmentation of skin", "HP:0001010"), ("hair", "HP:0005599")],
+        ),
+        (
+            "Boys have mild-to-severe intellectual disability.",
+            [("mild", "HP:0001256"), ("severe intellectual disability", "HP:0010864")],
+        ),
+    ],
+)
+def test_coordinated_conjuncts_share_the_head(nlp, dictionary, text, expected):
+    assert detect(nlp, dictionary, text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "He had seizures and hearing loss.",  # "seizure loss" is no name
+        "Parathyroid adenoma and hypertension.",  # a conjunct that is a name of its own stays itself
+        "Lesions spread from palmar to plantar pits.",  # "to" joins severities only
+    ],
+)
+def test_unrelated_neighbours_are_not_expanded(nlp, dictionary, text):
+    assert all(kind != "coordination" for kind in kinds(nlp, dictionary, text))
+
+
+def kinds(nlp, dictionary, text):
+    doc = nlp(text)
+    return [match.kind for sentence in doc.sents for match in find_matches(doc_words(sentence), dictionary)]
+
+
+def test_coordination_can_be_switched_off(nlp, dictionary):
+    doc = nlp("palmar and plantar pits")
+    matches = find_matches(doc_words(doc[:]), dictionary, coordination=False)
+    assert [m.concept_ids[0] for m in matches] == ["HP:0010612"]
