@@ -14,7 +14,7 @@ from clinlink.extensions import register_extensions, section_at
 from clinlink.kb.shared import shared_kb
 from clinlink.kb.artifact_cache import cache_key, cached, file_digest
 from clinlink.ner.dictionary import DEFAULT_STOP_NAMES, ConceptFilter, MentionDictionary, load_extra_names, load_stop_names
-from clinlink.ner.variants import DEFAULT_VARIANTS
+from clinlink.ner.variants import DEFAULT_VARIANTS, load_variant_rules
 from clinlink.ner.fuzzy import FuzzyMatcher
 from clinlink.ner.matcher import Word, find_matches
 from clinlink.text.normalize import stem, tokens
@@ -65,12 +65,26 @@ def _code_digest() -> str:
 
 
 def doc_words(sentence: Span) -> list[Word]:
-    """Normalized sub-words of a sentence's tokens (punctuation and spaces dropped)."""
+    """Normalized sub-words of a sentence's tokens (punctuation and spaces dropped); a prefix
+    hyphenated to a word is read as one word with it ("pre-auricular" -> "preauricular")."""
     words: list[Word] = []
     comma = False
+    prefixes = _prefixes()
+    doc = sentence.doc
+    skip_to = -1
     for token in sentence:
+        if token.i <= skip_to:
+            continue
         if token.is_space or token.is_punct:
             comma = comma or token.text == ","
+            continue
+        if prefixes and token.lower_ in prefixes and _hyphenated(doc, token.i, sentence.end):
+            word = doc[token.i + 2]
+            joined = token.lower_ + word.lower_
+            stemmed = stem(joined)
+            plural = stemmed != joined and joined.endswith(("s", "i", "ae"))
+            words.append(Word(stemmed, word.i, True, True, plural, comma, first_token=token.i))
+            comma, skip_to = False, word.i
             continue
         parts = tokens(token.text)
         for position, part in enumerate(parts):
@@ -79,6 +93,23 @@ def doc_words(sentence: Span) -> list[Word]:
             words.append(Word(stemmed, token.i, position == 0, position == len(parts) - 1, plural, comma and position == 0))
         comma = False
     return words
+
+
+@lru_cache(maxsize=1)
+def _prefixes() -> frozenset[str]:
+    return frozenset(load_variant_rules().prefixes)
+
+
+def _hyphenated(doc: Doc, i: int, end: int) -> bool:
+    """Token ``i`` + "-" + an alphabetic word of four letters or more, without spaces between."""
+    return (
+        i + 2 < end
+        and not doc[i].whitespace_
+        and doc[i + 1].text == "-"
+        and not doc[i + 1].whitespace_
+        and doc[i + 2].is_alpha
+        and len(doc[i + 2]) >= 4
+    )
 
 
 class MentionDetector:
@@ -97,7 +128,7 @@ class MentionDetector:
             words = doc_words(sentence)
             for match in find_matches(words, self.dictionary, self.fuzzy):
                 concept = self.kb.get(match.concept_ids[0])
-                span = Span(doc, words[match.start].token, words[match.end - 1].token + 1, label=concept.group or "CONCEPT")
+                span = Span(doc, words[match.start].start_token, words[match.end - 1].token + 1, label=concept.group or "CONCEPT")
                 if _in_header(doc, span):
                     continue  # "HISTORY OF PRESENT ILLNESS:" names a section, not a finding
                 span._.concept_id = concept.id

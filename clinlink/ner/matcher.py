@@ -19,6 +19,12 @@ class Word:
     last_in_token: bool
     plural: bool = False
     comma_before: bool = False
+    first_token: int | None = None  # set when the word spans tokens ("pre-auricular")
+
+    @property
+    def start_token(self) -> int:
+        """The first token of the word (``token`` is its last)."""
+        return self.token if self.first_token is None else self.first_token
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
 """Recall rules of mention detection on a small hand-built KB: word order around "of the",
-"multiple"/"numerous" plurals, coordinated mentions."""
+"multiple"/"numerous" plurals, coordinated mentions, quantity words, hyphenated prefixes."""
 
 from __future__ import annotations
 
@@ -45,6 +45,11 @@ def dictionary() -> MentionDictionary:
             _concept("HP:0001250", "Seizure"),
             _concept("HP:0000365", "Hearing impairment", "Hearing loss"),
             _concept("HP:0000822", "Hypertension"),
+            _concept("HP:0001265", "Hyporeflexia", "Decreased reflexes"),
+            _concept("HP:0003573", "Increased serum lactate"),
+            _concept("HP:0004467", "Preauricular pit"),
+            _concept("HP:0030025", "Auricular pit"),
+            _concept("HP:0100602", "Pre-eclampsia"),
         ]
     )
     return MentionDictionary.from_kb(kb, ConceptFilter(), prefer_sources=("HP",))
@@ -63,7 +68,7 @@ def detect(nlp, dictionary, text):
     for sentence in doc.sents:
         words = doc_words(sentence)
         for match in find_matches(words, dictionary):
-            span = doc[words[match.start].token : words[match.end - 1].token + 1]
+            span = doc[words[match.start].start_token : words[match.end - 1].token + 1]
             found.append((span.text, match.concept_ids[0]))
     return found
 
@@ -148,3 +153,25 @@ def test_coordination_can_be_switched_off(nlp, dictionary):
     doc = nlp("palmar and plantar pits")
     matches = find_matches(doc_words(doc[:]), dictionary, coordination=False)
     assert [m.concept_ids[0] for m in matches] == ["HP:0010612"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Reduced reflexes in the legs.", ("Reduced reflexes", "HP:0001265")),
+        ("Diminished reflexes.", ("Diminished reflexes", "HP:0001265")),
+        ("Elevated serum lactate.", ("Elevated serum lactate", "HP:0003573")),
+        ("High serum lactate.", ("High serum lactate", "HP:0003573")),
+    ],
+)
+def test_quantity_words_are_interchangeable(nlp, dictionary, text, expected):
+    assert detect(nlp, dictionary, text) == [expected]
+
+
+def test_hyphenated_prefix_reads_as_one_word(nlp, dictionary):
+    # text "pre-auricular" meets the name "Preauricular pit", not the shorter "Auricular pit"
+    assert detect(nlp, dictionary, "He had pre-auricular pits.") == [("pre-auricular pits", "HP:0004467")]
+    # a name with the prefix standing apart also matches the joined spelling
+    assert detect(nlp, dictionary, "History of preeclampsia.") == [("preeclampsia", "HP:0100602")]
+    # a hyphen with spaces around it is no prefix
+    assert detect(nlp, dictionary, "pre - auricular pits") == [("auricular pits", "HP:0030025")]
