@@ -136,12 +136,10 @@ class MentionDictionary:
 
 def _order_free_window(words: tuple[str, ...]) -> bool:
     """No function words, or only "of"/"the" inside ("X of the Y"), with two content words or more."""
-    inner = [word for word in words if word in FUNCTION_WORDS]
-    if not inner:
-        return True
-    if words[0] in FUNCTION_WORDS or words[-1] in FUNCTION_WORDS or not ORDER_FREE_LINKS.issuperset(inner):
+    if words[0] in FUNCTION_WORDS or words[-1] in FUNCTION_WORDS:
         return False
-    return len(words) - len(inner) >= 2
+    inner = [word for word in words if word in FUNCTION_WORDS]
+    return not inner or (ORDER_FREE_LINKS.issuperset(inner) and len(words) - len(inner) >= 2)
 
 
 def _keep_best(ranks: dict[str, tuple], concept_id: str, rank: tuple) -> None:

@@ -40,7 +40,14 @@ class FuzzyMatcher:
             if 1 < len(key) <= max_words + 1:
                 for word in set(key):
                     postings[word].append(" ".join(key))
-        self.postings = {word: names for word, names in postings.items() if len(names) <= max_postings}
+        # word -> first letter -> [(name, word count)]: candidates share the query's first letter
+        self.postings: dict[str, dict[str, list[tuple[str, int]]]] = {}
+        for word, names in postings.items():
+            if len(names) <= max_postings:
+                by_initial: dict[str, list[tuple[str, int]]] = defaultdict(list)
+                for name in names:
+                    by_initial[name[0]].append((name, name.count(" ") + 1))
+                self.postings[word] = dict(by_initial)
         self._single_cache: dict[str, tuple[str, float] | None] = {}
 
     def _is_oov(self, stem: str) -> bool:
@@ -73,8 +80,13 @@ class FuzzyMatcher:
             if len(window) == 1:
                 hit = self._best_single(query)
             else:
-                candidates = {name for s in stems if s in self.postings for name in self.postings[s]}
-                candidates = [n for n in candidates if abs(n.count(" ") + 1 - len(window)) <= 1 and n[0] == query[0]]
+                size, initial = len(window), query[0]
+                candidates = {
+                    name
+                    for s in stems
+                    for name, count in self.postings.get(s, {}).get(initial, ())
+                    if abs(count - size) <= 1
+                }
                 found = process.extractOne(query, candidates, scorer=fuzz.ratio, score_cutoff=self.min_score)
                 hit = (found[0], found[1]) if found else None
             if hit is not None:

@@ -46,13 +46,14 @@ def find_matches(
     matches: list[Match] = []
     position = 0
     count = len(words)
+    stems = tuple(w.stem for w in words)
     while position < count:
         found = None
         if words[position].first_in_token:
             for end in range(min(count, position + dictionary.max_words), position, -1):
                 if not words[end - 1].last_in_token:
                     continue
-                hit = dictionary.lookup(tuple(w.stem for w in words[position:end]), words[end - 1].plural)
+                hit = dictionary.lookup(stems[position:end], words[end - 1].plural)
                 if hit is not None:
                     found = Match(position, end, hit[0], hit[1], 1.0)
                     break

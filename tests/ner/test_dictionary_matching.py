@@ -100,3 +100,8 @@ def test_component_sets_entities_and_keeps_gold(nlp, kb, monkeypatch):
     doc = detector(doc)
     assert [(e.text, e.label_) for e in doc.ents] == [("Fluid around lungs", "GOLD"), ("Pneumonia", "DISO")]
     assert doc.ents[1]._.concept_id == "HP:0002090"
+
+
+def test_fuzzy_multi_word_typo(nlp, kb):
+    found = detect(nlp, kb, "Small plueral effusion.")
+    assert ("plueral effusion", "HP:0002202", "fuzzy") in found
