@@ -78,7 +78,7 @@ class _Bar:
             console.print(f"{self.label}: step {step}/{total} loss {loss:.4f} elapsed {elapsed / 60:.1f} min eta {eta}")
 
 
-def _training_settings(max_steps, max_minutes, seed, lr, threads, max_grad_norm=None):
+def _training_settings(max_steps, max_minutes, seed, lr, threads):
     from clinlink.training.loop import TrainingSettings
 
     if max_steps is not None and max_steps < 1:
@@ -89,7 +89,6 @@ def _training_settings(max_steps, max_minutes, seed, lr, threads, max_grad_norm=
         max_minutes=max_minutes,
         seed=seed,
         threads=threads,
-        max_grad_norm=max_grad_norm,
     )
 
 

@@ -31,7 +31,6 @@ class TrainingSettings:
     max_minutes: float | None = None
     seed: int = 42
     threads: int | None = None
-    max_grad_norm: float | None = None
 
 
 @dataclass(frozen=True)
@@ -87,8 +86,6 @@ class Trainer(Generic[Batch]):
             loss = self.step_loss(batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if settings.max_grad_norm:
-                torch.nn.utils.clip_grad_norm_(self.module.parameters(), settings.max_grad_norm)
             optimizer.step()
             step += 1
             losses.append(float(loss.detach()))
