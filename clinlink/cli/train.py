@@ -147,7 +147,7 @@ def cross_encoder(
     hard_margin: float = typer.Option(
         0.2, "--hard-margin", help="Keep lists whose gold is not first or first by less than this (negative: all)."
     ),
-    head_lr: float = typer.Option(1e-3, "--head-lr", help="Learning rate of the new scoring head (pooler + classifier)."),
+    head_lr: float = typer.Option(1e-3, "--head-lr", help="Learning rate of the new linear scoring head."),
     index_cache: Path = typer.Option(
         None, "--index-cache", help="Directory to keep and reuse the retriever's indexes in (default: memory only)."
     ),
