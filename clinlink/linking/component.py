@@ -168,7 +168,10 @@ class LinkerComponent:
         if not candidates or candidates[0].concept_id == resolved:
             return True
         top = candidates[0]
-        preset_score = next((c.score for c in candidates if c.concept_id == resolved), candidates[-1].score)
+        preset_candidate = next((c for c in candidates if c.concept_id == resolved), None)
+        if preset_candidate is not None and preset_candidate.exact:
+            return True  # both are exact names ("Cardiomegaly" in HPO and ICD-10-CM): the detector's source order decides
+        preset_score = preset_candidate.score if preset_candidate is not None else candidates[-1].score
         return not (top.exact or top.score >= preset_score + self.override_margin)
 
 
