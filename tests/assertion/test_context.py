@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -219,7 +218,8 @@ def test_unicode_and_control_characters(matcher):
     assert result.status == "absent" and text[result.cues[0].start:result.cues[0].end] == "no"
 
 
-def test_megabyte_sentence_without_punctuation_is_fast(matcher):
+def test_megabyte_sentence_without_punctuation(matcher):
+    """A 1 MB run-on sentence completes (scopes are linear; speed itself is benchmarks/assertion.py's job)."""
     words = ("patient denies fever and chills with possible pneumonia and his sister had cancer " * 12500).split()
     text = " ".join(words)
     targets = []
@@ -228,23 +228,9 @@ def test_megabyte_sentence_without_punctuation_is_fast(matcher):
         position = text.index(word, position)
         targets.append((position, position + len(word)))
         position += len(word)
-    started = time.perf_counter()
     results = matcher.assert_targets(text, targets)
-    assert time.perf_counter() - started < 10
     assert len(results) == len(targets) and len(text) > 1_000_000
     assert {r.status for r in results} >= {"absent", "family", "possible"}
-
-
-def test_speed_on_short_sentences(matcher):
-    text = "The patient denies chest pain, shortness of breath or palpitations but reports a history of hypertension."
-    targets = [(text.index("chest pain"), text.index("chest pain") + 10), (text.index("hypertension"), len(text) - 1)]
-    sentences = [(0, len(text))]
-    count = 2000
-    started = time.perf_counter()
-    for _ in range(count):
-        matcher.assert_targets(text, targets, sentences)
-    rate = count / (time.perf_counter() - started)
-    assert rate > 2000  # ~20k/s on one idle core; loose bound for shared CI machines
 
 
 def test_core_does_not_import_spacy():
