@@ -125,6 +125,7 @@ class Linker:
                 lambda: _build_sparse(table, ngram_range),
                 rebuild,
                 kb,
+                normalized_index=True,
             )
         return cls(kb, table, text_encoder, dense_index, sparse_index, reranker=reranker, **settings)
 
@@ -306,12 +307,17 @@ def _build_sparse(table: NameTable, ngram_range: tuple[int, int]) -> SparseIndex
     return index
 
 
-def _cached(directory: Path | None, table: NameTable, load: Callable, build: Callable, rebuild: bool, kb: KnowledgeBase):
-    """Load the index in ``directory`` if it was built from the same names, else build (and save) it."""
+def _cached(
+    directory: Path | None, table: NameTable, load: Callable, build: Callable, rebuild: bool, kb: KnowledgeBase,
+    normalized_index: bool = False,
+):
+    """Load the index in ``directory`` if it was built from the same names (and, for an index of
+    ``normalized_index`` names, by the same normalization code), else build (and save) it."""
     if directory is not None and directory.is_dir() and not rebuild:
         try:
             saved = NameTable.load(directory)
-            if saved.same_rows(table):
+            stale = normalized_index and not saved.normalizer_current
+            if saved.same_rows(table) and not stale:
                 table.adopt_normalized(saved)
                 return load(directory)
             log.info("%s: built from other names, rebuilding", directory)

@@ -6,10 +6,11 @@ filters (allowed rows) and masks apply to all of them alike.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,14 @@ from clinlink.kb import KnowledgeBase
 from clinlink.text.normalize import normalize
 
 FILE = "names.json"
+
+
+@lru_cache(maxsize=1)
+def normalizer_digest() -> str:
+    """sha256 of the normalization code: saved normalized names and the TF-IDF index depend on it."""
+    import clinlink.text.normalize as module
+
+    return hashlib.sha256(Path(module.__file__).read_bytes()).hexdigest()
 
 
 class NameTable:
@@ -66,7 +75,12 @@ class NameTable:
         return np.sort(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
 
     def save(self, directory: Path) -> None:
-        payload = {"names": self.names, "concept_ids": self.concept_ids.tolist(), "normalized": self.normalized}
+        payload = {
+            "names": self.names,
+            "concept_ids": self.concept_ids.tolist(),
+            "normalized": self.normalized,
+            "normalizer": normalizer_digest(),
+        }
         (Path(directory) / FILE).write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
@@ -74,12 +88,17 @@ class NameTable:
         path = Path(directory) / FILE
         try:
             payload = json.loads(path.read_text(encoding="utf-8"))
-            return cls(payload["names"], payload["concept_ids"], payload.get("normalized"))
+            current = payload.get("normalizer") == normalizer_digest()
+            table = cls(payload["names"], payload["concept_ids"], payload.get("normalized") if current else None)
+            table.normalizer_current = current
+            return table
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise KnowledgeBaseError(f"{path}: cannot read the name table ({error}); rebuild the index") from error
 
     def same_rows(self, other: NameTable) -> bool:
         return self.names == other.names and list(self.concept_ids) == list(other.concept_ids)
+
+    normalizer_current = True  # False for a saved table normalized by another version of normalize.py
 
     def adopt_normalized(self, other: NameTable) -> None:
         """Reuse the normalized names of a saved table with the same rows."""
