@@ -86,13 +86,21 @@ def doc_words(sentence: Span) -> list[Word]:
             words.append(Word(stemmed, word.i, True, True, plural, comma, first_token=token.i))
             comma, skip_to = False, word.i
             continue
-        parts = tokens(token.text)
-        for position, part in enumerate(parts):
-            stemmed = stem(part)
-            plural = stemmed != part and part.endswith(("s", "i", "ae"))
+        parts = _token_words(token.text)
+        for position, (stemmed, plural) in enumerate(parts):
             words.append(Word(stemmed, token.i, position == 0, position == len(parts) - 1, plural, comma and position == 0))
         comma = False
     return words
+
+
+@lru_cache(maxsize=200_000)
+def _token_words(text: str) -> tuple[tuple[str, bool], ...]:
+    """(stem, is plural) of each normalized part of one token's text."""
+    parts = []
+    for part in tokens(text):
+        stemmed = stem(part)
+        parts.append((stemmed, stemmed != part and part.endswith(("s", "i", "ae"))))
+    return tuple(parts)
 
 
 @lru_cache(maxsize=1)

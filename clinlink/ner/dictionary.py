@@ -58,6 +58,7 @@ class MentionDictionary:
     exact: dict[tuple[str, ...], list[str]] = field(default_factory=dict)
     order_free: dict[str, list[str]] = field(default_factory=dict)
     max_words: int = 1
+    vocabulary: frozenset[str] = frozenset()  # every word of every key: a window with another word cannot match
 
     @classmethod
     def from_kb(
@@ -104,7 +105,8 @@ class MentionDictionary:
         exact = {key: _ordered(ids) for key, ids in ranked_exact.items()}
         free = {key: _ordered(ids) for key, ids in ranked_free.items() if key}
         # an order-free window may hold an extra "of the" ("compression of the spinal cord")
-        return cls(exact, free, max((len(k) for k in exact), default=1) + len(ORDER_FREE_LINKS))
+        vocabulary = frozenset(word for key in exact for word in key)
+        return cls(exact, free, max((len(k) for k in exact), default=1) + len(ORDER_FREE_LINKS), vocabulary)
 
     def lookup(self, words: tuple[str, ...], plural: bool = False) -> tuple[list[str], str] | None:
         """Concept ids for a stemmed word window and how it matched ("exact", "order").

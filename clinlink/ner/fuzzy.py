@@ -30,7 +30,7 @@ class FuzzyMatcher:
         self.min_score = min_score
         self.max_words = max_words
         self.min_oov_chars = min_oov_chars
-        self.vocabulary = {word for key in dictionary.exact for word in key}
+        self.vocabulary = dictionary.vocabulary
         self._by_initial: dict[str, list[str]] = defaultdict(list)
         for key in dictionary.exact:
             if len(key) == 1 and len(key[0]) >= 6:
@@ -48,20 +48,16 @@ class FuzzyMatcher:
                 for name in names:
                     by_initial[name[0]].append((name, name.count(" ") + 1))
                 self.postings[word] = dict(by_initial)
-        self._single_cache: dict[str, tuple[str, float] | None] = {}
+        self._window_cache: dict[tuple[str, ...], tuple[str, float] | None] = {}
 
     def _is_oov(self, stem: str) -> bool:
         return len(stem) >= self.min_oov_chars and not stem.isdigit() and stem not in self.vocabulary
 
     def _best_single(self, word: str) -> tuple[str, float] | None:
         """Typos and variants keep their first letter: only names sharing it are compared."""
-        if word not in self._single_cache:
-            if len(self._single_cache) > 50_000:
-                self._single_cache.clear()
-            names = self._by_initial.get(word[0], ())
-            hit = process.extractOne(word, names, scorer=fuzz.ratio, score_cutoff=self.min_score)
-            self._single_cache[word] = (hit[0], hit[1]) if hit else None
-        return self._single_cache[word]
+        names = self._by_initial.get(word[0], ())
+        hit = process.extractOne(word, names, scorer=fuzz.ratio, score_cutoff=self.min_score)
+        return (hit[0], hit[1]) if hit else None
 
     def match_at(self, words: list[Word], position: int) -> Match | None:
         """The longest fuzzy match starting at ``position``, or None."""
@@ -69,27 +65,38 @@ class FuzzyMatcher:
 
         if words[position].stem in FUNCTION_WORDS:
             return None
-        for end in range(min(len(words), position + self.max_words), position, -1):
+        last = min(len(words), position + self.max_words)
+        first_oov = next((i for i in range(position, last) if self._is_oov(words[i].stem)), None)
+        if first_oov is None:
+            return None
+        for end in range(last, first_oov, -1):
             window = words[position:end]
             if not window[-1].last_in_token or window[-1].stem in FUNCTION_WORDS:
                 continue
-            stems = [w.stem for w in window]
-            if not any(self._is_oov(s) for s in stems):
-                continue
-            query = " ".join(stems)
-            if len(window) == 1:
-                hit = self._best_single(query)
-            else:
-                size, initial = len(window), query[0]
-                candidates = {
-                    name
-                    for s in stems
-                    for name, count in self.postings.get(s, {}).get(initial, ())
-                    if abs(count - size) <= 1
-                }
-                found = process.extractOne(query, candidates, scorer=fuzz.ratio, score_cutoff=self.min_score)
-                hit = (found[0], found[1]) if found else None
+            hit = self._best_window(tuple(w.stem for w in window))
             if hit is not None:
                 ids = self.dictionary.exact[tuple(hit[0].split(" "))]
                 return Match(position, end, ids, "fuzzy", hit[1] / 100.0)
         return None
+
+    def _best_window(self, stems: tuple[str, ...]) -> tuple[str, float] | None:
+        """The best dictionary name for a window (cached: notes repeat their phrases)."""
+        if stems in self._window_cache:
+            return self._window_cache[stems]
+        if len(self._window_cache) > 100_000:
+            self._window_cache.clear()
+        query = " ".join(stems)
+        if len(stems) == 1:
+            hit = self._best_single(query)
+        else:
+            size, initial = len(stems), query[0]
+            candidates = {
+                name
+                for s in stems
+                for name, count in self.postings.get(s, {}).get(initial, ())
+                if abs(count - size) <= 1
+            }
+            found = process.extractOne(query, candidates, scorer=fuzz.ratio, score_cutoff=self.min_score)
+            hit = (found[0], found[1]) if found else None
+        self._window_cache[stems] = hit
+        return hit

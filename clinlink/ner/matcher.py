@@ -47,10 +47,14 @@ def find_matches(
     position = 0
     count = len(words)
     stems = tuple(w.stem for w in words)
+    known = [word in dictionary.vocabulary for word in stems]
     while position < count:
         found = None
         if words[position].first_in_token:
-            for end in range(min(count, position + dictionary.max_words), position, -1):
+            limit = position
+            while limit < count and known[limit] and limit - position < dictionary.max_words:
+                limit += 1
+            for end in range(limit, position, -1):
                 if not words[end - 1].last_in_token:
                     continue
                 hit = dictionary.lookup(stems[position:end], words[end - 1].plural)
