@@ -13,6 +13,7 @@ from spacy.language import Language
 
 from clinlink.errors import ConfigError
 from clinlink.extensions import register_extensions
+from clinlink.memory import collector_paused
 
 PIPELINES_DIR = Path(__file__).resolve().parents[1] / "pipelines"
 DEFAULT_PIPELINE = "clinical"
@@ -56,12 +57,18 @@ def load(name_or_path: str | Path | None = None, exclude: tuple[str, ...] = (), 
 
     ``exclude`` drops components by name (e.g. ``("linker",)``); keyword arguments override a
     component's config: ``load("clinical", ner={"fuzzy": False})``.
+    The pipeline's data is loaded with the garbage collector paused and then frozen
+    (see :mod:`clinlink.memory`).
     """
     register_extensions()
     path = find_pipeline(name_or_path)
-    if path.is_dir():
-        return spacy.load(path, exclude=list(exclude))
-    data = read_pipeline_config(path)
+    with collector_paused():
+        if path.is_dir():
+            return spacy.load(path, exclude=list(exclude))
+        return _build(path, read_pipeline_config(path), exclude, component_overrides)
+
+
+def _build(path: Path, data: dict[str, Any], exclude: tuple[str, ...], component_overrides: dict[str, dict]) -> Language:
     nlp = spacy.blank(data.get("lang", "en"))
     kb = data.get("kb")
     for component in data["components"]:
