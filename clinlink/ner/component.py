@@ -14,10 +14,10 @@ from clinlink.extensions import register_extensions, section_at
 from clinlink.kb.shared import shared_kb
 from clinlink.kb.artifact_cache import cache_key, cached, file_digest
 from clinlink.ner.dictionary import DEFAULT_STOP_NAMES, ConceptFilter, MentionDictionary, load_extra_names, load_stop_names
-from clinlink.ner.variants import DEFAULT_VARIANTS, load_variant_rules
+from clinlink.ner.variants import DEFAULT_VARIANTS
 from clinlink.ner.fuzzy import FuzzyMatcher
-from clinlink.ner.matcher import Word, find_matches
-from clinlink.text.normalize import stem, tokens
+from clinlink.ner.matcher import find_matches
+from clinlink.ner.words import DocTokens, span_words
 
 DEFAULT_CONFIG = {
     "kb": None,
@@ -64,62 +64,6 @@ def _code_digest() -> str:
     return hashlib.sha256(b"".join(parts)).hexdigest()
 
 
-def doc_words(sentence: Span) -> list[Word]:
-    """Normalized sub-words of a sentence's tokens (punctuation and spaces dropped); a prefix
-    hyphenated to a word is read as one word with it ("pre-auricular" -> "preauricular")."""
-    words: list[Word] = []
-    comma = False
-    prefixes = _prefixes()
-    doc = sentence.doc
-    skip_to = -1
-    for token in sentence:
-        if token.i <= skip_to:
-            continue
-        if token.is_space or token.is_punct:
-            comma = comma or token.text == ","
-            continue
-        if prefixes and token.lower_ in prefixes and _hyphenated(doc, token.i, sentence.end):
-            word = doc[token.i + 2]
-            joined = token.lower_ + word.lower_
-            stemmed = stem(joined)
-            plural = stemmed != joined and joined.endswith(("s", "i", "ae"))
-            words.append(Word(stemmed, word.i, True, True, plural, comma, first_token=token.i))
-            comma, skip_to = False, word.i
-            continue
-        parts = _token_words(token.text)
-        for position, (stemmed, plural) in enumerate(parts):
-            words.append(Word(stemmed, token.i, position == 0, position == len(parts) - 1, plural, comma and position == 0))
-        comma = False
-    return words
-
-
-@lru_cache(maxsize=200_000)
-def _token_words(text: str) -> tuple[tuple[str, bool], ...]:
-    """(stem, is plural) of each normalized part of one token's text."""
-    parts = []
-    for part in tokens(text):
-        stemmed = stem(part)
-        parts.append((stemmed, stemmed != part and part.endswith(("s", "i", "ae"))))
-    return tuple(parts)
-
-
-@lru_cache(maxsize=1)
-def _prefixes() -> frozenset[str]:
-    return frozenset(load_variant_rules().prefixes)
-
-
-def _hyphenated(doc: Doc, i: int, end: int) -> bool:
-    """Token ``i`` + "-" + an alphabetic word of four letters or more, without spaces between."""
-    return (
-        i + 2 < end
-        and not doc[i].whitespace_
-        and doc[i + 1].text == "-"
-        and not doc[i + 1].whitespace_
-        and doc[i + 2].is_alpha
-        and len(doc[i + 2]) >= 4
-    )
-
-
 class MentionDetector:
     """Finds KB names in each sentence; entities carry ``span._.concept_id`` and a group label."""
 
@@ -132,8 +76,9 @@ class MentionDetector:
     def __call__(self, doc: Doc) -> Doc:
         spans: list[Span] = []
         sentences = doc.sents if doc.has_annotation("SENT_START") else [doc[:]]
+        doc_tokens = DocTokens(doc)
         for sentence in sentences:
-            words = doc_words(sentence)
+            words = span_words(doc, sentence.start, sentence.end, doc_tokens)
             for match in find_matches(words, self.dictionary, self.fuzzy):
                 concept = self.kb.get(match.concept_ids[0])
                 span = Span(doc, words[match.start].start_token, words[match.end - 1].token + 1, label=concept.group or "CONCEPT")

@@ -59,6 +59,7 @@ class MentionDictionary:
     order_free: dict[str, list[str]] = field(default_factory=dict)
     max_words: int = 1
     vocabulary: frozenset[str] = frozenset()  # every word of every key: a window with another word cannot match
+    reach: dict[str, int] = field(default_factory=dict)  # word -> the longest window starting with it that can match
 
     @classmethod
     def from_kb(
@@ -106,7 +107,8 @@ class MentionDictionary:
         free = {key: _ordered(ids) for key, ids in ranked_free.items() if key}
         # an order-free window may hold an extra "of the" ("compression of the spinal cord")
         vocabulary = frozenset(word for key in exact for word in key)
-        return cls(exact, free, max((len(k) for k in exact), default=1) + len(ORDER_FREE_LINKS), vocabulary)
+        max_words = max((len(k) for k in exact), default=1) + len(ORDER_FREE_LINKS)
+        return cls(exact, free, max_words, vocabulary, _reach(exact, free))
 
     def lookup(self, words: tuple[str, ...], plural: bool = False) -> tuple[list[str], str] | None:
         """Concept ids for a stemmed word window and how it matched ("exact", "order").
@@ -134,6 +136,25 @@ class MentionDictionary:
             if ids:
                 return ids, "order"
         return None
+
+
+def _reach(exact: dict[tuple[str, ...], list[str]], order_free: dict[str, list[str]]) -> dict[str, int]:
+    """For each word, the longest window starting with it that :meth:`MentionDictionary.lookup` can match:
+    an exact key it starts (counting the quantifier forms: "multiple lipomas" is found from "lipomas"),
+    or an order-free key holding it, plus an inner "of the"."""
+    reach: dict[str, int] = {}
+    for key in exact:
+        reach[key[0]] = max(reach.get(key[0], 0), len(key))
+        if len(key) > 1 and key[0] in QUANTIFIERS:
+            reach[key[1]] = max(reach.get(key[1], 0), len(key) - 1)
+    quantified = max((reach.get(q, 0) for q in QUANTIFIERS), default=0)
+    for quantifier in QUANTIFIERS:
+        reach[quantifier] = quantified
+    for key in order_free:
+        words = key.split(" ")
+        for word in words:
+            reach[word] = max(reach.get(word, 0), len(words) + len(ORDER_FREE_LINKS))
+    return reach
 
 
 def _order_free_window(words: tuple[str, ...]) -> bool:

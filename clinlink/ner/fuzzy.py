@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 class FuzzyMatcher:
-    """Matches windows of up to ``max_words`` words that contain an out-of-vocabulary word."""
+    """Matches windows of up to ``max_words`` words that hold an anchor word (see :meth:`anchors`)."""
 
     def __init__(
         self,
@@ -25,12 +25,18 @@ class FuzzyMatcher:
         max_words: int = 4,
         min_oov_chars: int = 5,
         max_postings: int = 3000,
+        min_word_score: float = 80.0,
     ):
         self.dictionary = dictionary
         self.min_score = min_score
         self.max_words = max_words
         self.min_oov_chars = min_oov_chars
+        self.min_word_score = min_word_score
         self.vocabulary = dictionary.vocabulary
+        self._vocabulary_by_shape: dict[tuple[str, int], list[str]] = defaultdict(list)
+        for word in sorted(self.vocabulary):
+            self._vocabulary_by_shape[(word[0], len(word))].append(word)
+        self._near_cache: dict[str, bool] = {}
         self._by_initial: dict[str, list[str]] = defaultdict(list)
         for key in dictionary.exact:
             if len(key) == 1 and len(key[0]) >= 6:
@@ -50,8 +56,25 @@ class FuzzyMatcher:
                 self.postings[word] = dict(by_initial)
         self._window_cache: dict[tuple[str, ...], tuple[str, float] | None] = {}
 
-    def _is_oov(self, stem: str) -> bool:
-        return len(stem) >= self.min_oov_chars and not stem.isdigit() and stem not in self.vocabulary
+    def anchors(self, stems: tuple[str, ...]) -> list[bool]:
+        """Which words can anchor a fuzzy window: words of ``min_oov_chars`` letters or more that no
+        dictionary name contains but that are close to a word one does (``min_word_score``): a typo or
+        a variant. A word unlike any name's word ("yesterday") cannot lift a window to ``min_score``."""
+        return [len(s) >= self.min_oov_chars and not s.isdigit() and s not in self.vocabulary and self._near(s) for s in stems]
+
+    def _near(self, word: str) -> bool:
+        near = self._near_cache.get(word)
+        if near is None:
+            if len(self._near_cache) > 200_000:
+                self._near_cache.clear()
+            size = len(word)
+            # ratio >= 2 * shorter / (both lengths) bounds the lengths worth comparing
+            bound = self.min_word_score / (200.0 - self.min_word_score)
+            sizes = range(int(size * bound), int(size / bound) + 1)
+            pool = [w for length in sizes for w in self._vocabulary_by_shape.get((word[0], length), ())]
+            near = process.extractOne(word, pool, scorer=fuzz.ratio, score_cutoff=self.min_word_score) is not None
+            self._near_cache[word] = near
+        return near
 
     def _best_single(self, word: str) -> tuple[str, float] | None:
         """Typos and variants keep their first letter: only names sharing it are compared."""
@@ -59,17 +82,17 @@ class FuzzyMatcher:
         hit = process.extractOne(word, names, scorer=fuzz.ratio, score_cutoff=self.min_score)
         return (hit[0], hit[1]) if hit else None
 
-    def match_at(self, words: list[Word], position: int) -> Match | None:
-        """The longest fuzzy match starting at ``position``, or None."""
+    def match_at(self, words: list[Word], position: int, anchors: list[bool]) -> Match | None:
+        """The longest fuzzy match starting at ``position`` and holding an anchor word (see :meth:`anchors`), or None."""
         from clinlink.ner.matcher import Match
 
         if words[position].stem in FUNCTION_WORDS:
             return None
         last = min(len(words), position + self.max_words)
-        first_oov = next((i for i in range(position, last) if self._is_oov(words[i].stem)), None)
-        if first_oov is None:
+        first_anchor = next((i for i in range(position, last) if anchors[i]), None)
+        if first_anchor is None:
             return None
-        for end in range(last, first_oov, -1):
+        for end in range(last, first_anchor, -1):
             window = words[position:end]
             if not window[-1].last_in_token or window[-1].stem in FUNCTION_WORDS:
                 continue
@@ -89,14 +112,24 @@ class FuzzyMatcher:
         if len(stems) == 1:
             hit = self._best_single(query)
         else:
-            size, initial = len(stems), query[0]
-            candidates = {
-                name
-                for s in stems
-                for name, count in self.postings.get(s, {}).get(initial, ())
-                if abs(count - size) <= 1
-            }
+            candidates = self._window_candidates(stems, query[0])
             found = process.extractOne(query, candidates, scorer=fuzz.ratio, score_cutoff=self.min_score)
             hit = (found[0], found[1]) if found else None
         self._window_cache[stems] = hit
         return hit
+
+    def _window_candidates(self, stems: tuple[str, ...], initial: str) -> list[str]:
+        """Names of about the window's size and first letter that hold every known content word of the
+        window (the anchor is the one misspelt word); words too common to be indexed do not constrain."""
+        size = len(stems)
+        required = [s for s in dict.fromkeys(stems) if s in self.postings]
+        if not required:
+            return []
+        by_word = [self.postings[s].get(initial, ()) for s in required]
+        rarest = min(range(len(required)), key=lambda i: len(by_word[i]))
+        others = [f" {word} " for i, word in enumerate(required) if i != rarest]
+        return [
+            name
+            for name, count in by_word[rarest]
+            if abs(count - size) <= 1 and all(word in f" {name} " for word in others)
+        ]

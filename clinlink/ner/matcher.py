@@ -48,11 +48,13 @@ def find_matches(
     count = len(words)
     stems = tuple(w.stem for w in words)
     known = [word in dictionary.vocabulary for word in stems]
+    anchors = fuzzy.anchors(stems) if fuzzy is not None else None
     while position < count:
         found = None
         if words[position].first_in_token:
+            reach = dictionary.reach.get(stems[position], 0)
             limit = position
-            while limit < count and known[limit] and limit - position < dictionary.max_words:
+            while limit < count and known[limit] and limit - position < reach:
                 limit += 1
             for end in range(limit, position, -1):
                 if not words[end - 1].last_in_token:
@@ -61,8 +63,8 @@ def find_matches(
                 if hit is not None:
                     found = Match(position, end, hit[0], hit[1], 1.0)
                     break
-            if found is None and fuzzy is not None:
-                found = fuzzy.match_at(words, position)
+            if found is None and anchors is not None and any(anchors[position : position + fuzzy.max_words]):
+                found = fuzzy.match_at(words, position, anchors)
         if found is None:
             position += 1
             continue

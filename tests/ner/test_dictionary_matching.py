@@ -6,7 +6,8 @@ import pytest
 import spacy
 
 from clinlink.kb import Concept, KnowledgeBase, Synonym
-from clinlink.ner.component import MentionDetector, doc_words
+from clinlink.ner.component import MentionDetector
+from clinlink.ner.words import doc_words
 from clinlink.ner.dictionary import ConceptFilter, MentionDictionary
 from clinlink.ner.fuzzy import FuzzyMatcher
 from clinlink.ner.matcher import find_matches

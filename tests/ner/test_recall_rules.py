@@ -7,7 +7,7 @@ import pytest
 import spacy
 
 from clinlink.kb import Concept, KnowledgeBase, Synonym
-from clinlink.ner.component import doc_words
+from clinlink.ner.words import doc_words
 from clinlink.ner.dictionary import ConceptFilter, MentionDictionary
 from clinlink.ner.matcher import find_matches
 from clinlink.text.component import make_segmenter  # noqa: F401 - registers the factory
