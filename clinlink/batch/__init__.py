@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from clinlink.batch.core import PipelineSpec, RunOptions, RunSummary
+from clinlink.batch.core import BatchJob, PipelineSpec, RunOptions, RunSummary
 from clinlink.batch.inputs import NoteInput, collect_notes, count_notes
 from clinlink.errors import ConfigError
 from clinlink.io.shards import OutputFolder
@@ -29,17 +29,16 @@ def annotate(
     progress: Callable[[int], None] | None = None,
 ) -> RunSummary:
     """Annotates a folder of notes or a table into ``out`` (see ``clinlink annotate --help``)."""
-    folder = OutputFolder(out, fmt)
-    notes = collect_notes(source, pattern, id_col, text_cols)
+    job = BatchJob(collect_notes(source, pattern, id_col, text_cols), OutputFolder(out, fmt), pipeline, options, resume, progress)
     if engine == "local":
         from clinlink.batch.local import run_local
 
-        return run_local(notes, folder, pipeline, options, resume, progress)
+        return run_local(job)
     if engine == "dask":
         from clinlink.batch.dask_runner import run_dask
 
-        return run_dask(notes, folder, pipeline, options, resume, progress, scheduler, workers)
+        return run_dask(job, scheduler, workers)
     raise ConfigError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
 
 
-__all__ = ["annotate", "count_notes", "NoteInput", "PipelineSpec", "RunOptions", "RunSummary", "ENGINES"]
+__all__ = ["annotate", "BatchJob", "count_notes", "NoteInput", "PipelineSpec", "RunOptions", "RunSummary", "ENGINES"]

@@ -6,7 +6,7 @@ import json
 import logging
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -22,6 +22,8 @@ log = logging.getLogger("clinlink.batch")
 DEFAULT_MAX_CHARS = 2_000_000
 DEFAULT_SHARD_SIZE = 1_000
 TEXT_EXCERPT = 200
+
+Progress = Callable[[int], None]  # called with how many more notes are done
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,18 @@ class RunOptions:
     n_process: int = 1
     shard_size: int = DEFAULT_SHARD_SIZE
     log_text: bool = False
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """A run's input, the same for every engine: the notes, where they go, the pipeline and options."""
+
+    notes: Iterable[NoteInput]
+    folder: OutputFolder
+    pipeline: PipelineSpec = PipelineSpec()
+    options: RunOptions = RunOptions()
+    resume: bool = False
+    progress: Progress | None = None
 
 
 @dataclass

@@ -1,48 +1,55 @@
-"""Annotate notes on this machine: one stream through ``nlp.pipe`` (``n_process`` workers), cut into shards."""
+"""Annotate notes on this machine: one stream in this process, or a pool of worker processes.
+
+With ``n_process`` 1 the notes stream through ``nlp.pipe`` and a shard is committed every
+``shard_size`` notes. With more, this process builds the pipeline once and a process pool
+(:func:`clinlink.batch.partitions.process_pool`) runs one task per partition of the notes:
+each worker annotates its partition with the inherited pipeline and commits the shard itself,
+so only counts come back (spaCy's own ``n_process`` ships every Doc back to the parent).
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
 
-from clinlink.batch.core import PipelineSpec, RunOptions, RunSummary, Shard, annotate_notes, cached_pipeline, select_notes
-from clinlink.batch.inputs import NoteInput
-from clinlink.io.shards import OutputFolder
-
-Progress = Callable[[int], None]
+from clinlink.batch.core import BatchJob, RunSummary, Shard, annotate_notes, cached_pipeline, select_notes
+from clinlink.batch.partitions import process_pool, run_partitions
+from clinlink.io.shards import ResumeState
 
 
-def run_local(
-    notes: Iterable[NoteInput],
-    folder: OutputFolder,
-    pipeline: PipelineSpec,
-    options: RunOptions = RunOptions(),
-    resume: bool = False,
-    progress: Progress | None = None,
-) -> RunSummary:
-    """Annotates ``notes`` into ``folder``: a shard is committed every ``options.shard_size`` notes,
-    ``errors.jsonl`` is rebuilt at the end. With ``resume``, notes of committed shards are skipped."""
+def run_local(job: BatchJob) -> RunSummary:
+    """Annotates ``job.notes`` into ``job.folder`` in shards of at most ``job.options.shard_size`` notes;
+    ``errors.jsonl`` is rebuilt at the end. With ``job.resume``, notes of committed shards are skipped."""
     started = time.perf_counter()
-    state = folder.prepare(resume)
+    state = job.folder.prepare(job.resume)
     summary = RunSummary()
-    nlp = cached_pipeline(pipeline)
+    cached_pipeline(job.pipeline)  # before any fork: the workers inherit it
     summary.load_seconds = time.perf_counter() - started
-    next_index = state.next_shard
-    shard: Shard | None = None
     try:
-        for outcome in annotate_notes(nlp, select_notes(notes, state, summary), options):
-            if shard is None:
-                shard = Shard(folder, next_index, options.log_text)
-                next_index += 1
-            shard.add(outcome)
-            if len(shard) >= options.shard_size:
-                summary.add(shard.commit())
-                shard = None
-            if progress:
-                progress(1)
-        if shard is not None:
-            summary.add(shard.commit())
+        if job.options.n_process > 1:
+            with process_pool(job.pipeline, job.options.n_process) as pool:
+                run_partitions(job, state, summary, pool, job.options.n_process)
+        else:
+            stream(job, state, summary)
     finally:
-        folder.write_errors()
+        job.folder.write_errors()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def stream(job: BatchJob, state: ResumeState, summary: RunSummary) -> None:
+    """Annotates the notes in this process, committing a shard every ``shard_size`` notes."""
+    options = job.options
+    next_index = state.next_shard
+    shard: Shard | None = None
+    for outcome in annotate_notes(cached_pipeline(job.pipeline), select_notes(job.notes, state, summary), options):
+        if shard is None:
+            shard = Shard(job.folder, next_index, options.log_text)
+            next_index += 1
+        shard.add(outcome)
+        if len(shard) >= options.shard_size:
+            summary.add(shard.commit())
+            shard = None
+        if job.progress:
+            job.progress(1)
+    if shard is not None:
+        summary.add(shard.commit())

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -123,3 +126,24 @@ def errors_of():
 @pytest.fixture(scope="session")
 def make_notes():
     return write_notes
+
+
+RUN_CLI = "import sys; from clinlink.cli.main import run; sys.argv[0] = 'clinlink'; run()"
+
+
+@pytest.fixture()
+def start_annotate():
+    """Starts ``clinlink annotate ARGS...`` in a subprocess writing into ``out``; returns it once
+    ``commits`` shards are committed (or it ended, or 180 s passed). The caller kills it."""
+
+    def start(out: Path, *args: str, commits: int = 3) -> subprocess.Popen:
+        process = subprocess.Popen([sys.executable, "-c", RUN_CLI, "annotate", *map(str, args), "-o", str(out)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and process.poll() is None:
+            if (out / "_shards").is_dir() and len(list((out / "_shards").glob("part-*.json"))) >= commits:
+                break
+            time.sleep(0.01)
+        return process
+
+    return start

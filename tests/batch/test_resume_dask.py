@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 
 import pytest
 
 from clinlink.io.shards import OutputFolder
 
-RUN_CLI = "import sys; from clinlink.cli.main import run; sys.argv[0] = 'clinlink'; run()"
-
-
-def test_killed_run_then_resume_loses_and_repeats_no_note(cli, tmp_path, test_pipeline, records_of, make_notes, sample_notes):
+def test_killed_run_then_resume_loses_and_repeats_no_note(cli, tmp_path, test_pipeline, records_of, make_notes, sample_notes, start_annotate):
     texts = list(sample_notes.values())
     notes = make_notes(tmp_path / "notes", {f"batch{i // 100}/n{i:04d}.txt": texts[i % len(texts)] for i in range(1200)})
     out = tmp_path / "out"
-    process = subprocess.Popen(
-        [sys.executable, "-c", RUN_CLI, "annotate", str(notes), "-o", str(out), "--pipeline", str(test_pipeline), "--shard-size", "10", "--batch-size", "4"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    commits = out / "_shards"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and process.poll() is None:
-        if commits.is_dir() and len(list(commits.glob("part-*.json"))) >= 3:
-            break
-        time.sleep(0.01)
+    process = start_annotate(out, notes, "--pipeline", test_pipeline, "--shard-size", "10", "--batch-size", "4")
     process.send_signal(signal.SIGKILL)
     process.wait()
     committed_before = len(OutputFolder(out, "jsonl").commit_records())
