@@ -14,6 +14,7 @@ from spacy.language import Language
 from clinlink.errors import ConfigError
 from clinlink.extensions import register_extensions
 from clinlink.memory import collector_paused
+from clinlink.text.tokenizer import add_infixes
 
 PIPELINES_DIR = Path(__file__).resolve().parents[1] / "pipelines"
 DEFAULT_PIPELINE = "clinical"
@@ -70,6 +71,7 @@ def load(name_or_path: str | Path | None = None, exclude: tuple[str, ...] = (), 
 
 def _build(path: Path, data: dict[str, Any], exclude: tuple[str, ...], component_overrides: dict[str, dict]) -> Language:
     nlp = spacy.blank(data.get("lang", "en"))
+    add_infixes(nlp, (data.get("tokenizer") or {}).get("infixes") or (), str(path))
     kb = data.get("kb")
     for component in data["components"]:
         factory = component["factory"]
