@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 INDEX_FILE = "dense.faiss"
 META_FILE = "dense.json"
 KINDS = ("flat", "hnsw")
-#: With HNSW, filters that keep at most this many rows are searched exactly.
+#: Filters that keep at most this many rows are searched in an exact flat copy of those rows (cached);
+#: larger ones through a FAISS ID selector.
 EXACT_FILTER_ROWS = 200_000
 
 
@@ -105,8 +106,9 @@ class DenseIndex:
         if len(allowed) == 0:
             return np.full((len(queries), 0), -np.inf, np.float32), np.full((len(queries), 0), -1, np.int64)
         n = min(n, len(allowed))
-        if isinstance(self.index, faiss.IndexFlat) or len(allowed) > EXACT_FILTER_ROWS:
+        if len(allowed) > EXACT_FILTER_ROWS:
             return self._search_selected(queries, n, allowed)
+        # a flat copy of the allowed rows is searched with BLAS; a selector would scan row by row
         subset, rows = self._subset(allowed)
         scores, found = subset.search(queries, n)
         return scores, np.where(found >= 0, rows[np.maximum(found, 0)], -1)

@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections import OrderedDict
 from copy import copy
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -57,6 +58,8 @@ class Linker:
         retrieve_k: int = RETRIEVE_K,
         batch_size: int = 128,
         exact_boost: bool = True,
+        exact_shortcut: bool = True,
+        cache_size: int = 50_000,
     ):
         if dense is None and sparse is None:
             raise ValueError("a linker needs a dense or a sparse index")
@@ -77,7 +80,10 @@ class Linker:
         self.retrieve_k = retrieve_k
         self.batch_size = batch_size
         self.exact_boost = exact_boost
+        self.exact_shortcut = exact_shortcut
+        self.cache_size = cache_size
         self._allowed = lru_cache(maxsize=32)(self._allowed_rows)
+        self._cache: OrderedDict[tuple, list[Candidate]] = OrderedDict()
 
     # -- construction -------------------------------------------------------
     @classmethod
@@ -101,7 +107,10 @@ class Linker:
         ``cache_dir`` overrides where indexes live (a KB built in memory and
         no ``cache_dir``: indexes are built and kept in memory only).
         ``settings``: ``dense_weight``, ``merge_method``, ``nil_threshold``, ``retrieve_k``,
-        ``batch_size``, ``exact_boost`` (rank exact normalized-name matches first).
+        ``batch_size``, ``exact_boost`` (rank exact normalized-name matches first),
+        ``exact_shortcut`` (a mention that is a KB name once normalized is not encoded: the name's
+        stored vector is its query), ``cache_size`` (mentions whose
+        candidates are kept between calls of :meth:`link`, 0: none).
         """
         table = NameTable.from_kb(kb)
         root = Path(cache_dir) if cache_dir else (Path(kb.path) / "index" if kb.path else None)
@@ -149,9 +158,9 @@ class Linker:
         """
         if contexts is not None and len(contexts) != len(mentions):
             raise ValueError(f"{len(contexts)} contexts for {len(mentions)} mentions")
-        allowed = self.allowed_rows(sources, within, groups)
         depth = max(k, self.reranker.top_k) if self.reranker else k
-        results = self.retrieve(mentions, depth, allowed)
+        filters = (tuple(sources or ()), (within,) if isinstance(within, str) else tuple(within or ()), tuple(groups or ()))
+        results = self._retrieve_cached(mentions, depth, filters)
         threshold = self.nil_threshold if nil_threshold is None else nil_threshold
         linked = []
         for position, (mention, candidates) in enumerate(zip(mentions, results)):
@@ -162,6 +171,25 @@ class Linker:
                 candidates = []
             linked.append(candidates[:k])
         return linked
+
+    def _retrieve_cached(self, mentions: Sequence[str], k: int, filters: tuple) -> list[list[Candidate]]:
+        """:meth:`retrieve` through an LRU cache of (mention, k, filters) -> candidates; callers get copies."""
+        keys = [(mention, k, filters) for mention in mentions]
+        unique = list(dict.fromkeys(keys))
+        missing = [key for key in unique if key not in self._cache]
+        fresh: dict[tuple, list[Candidate]] = {}
+        if missing:
+            sources, within, groups = filters
+            fresh = dict(zip(missing, self.retrieve([key[0] for key in missing], k, self.allowed_rows(sources, within, groups))))
+        results = [[copy(c) for c in (fresh[key] if key in fresh else self._cache[key])] for key in keys]
+        if self.cache_size > 0:
+            for key in unique:
+                if key in self._cache:
+                    self._cache.move_to_end(key)
+            self._cache.update(fresh)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return results
 
     def retrieve(
         self,
@@ -191,17 +219,21 @@ class Linker:
         dense_queries = sparse_queries = None
         dense_hits = sparse_hits = None
         depth = max(k, self.retrieve_k)
+        allowed_set = None if allowed is None else set(allowed.tolist())
+        exact_sets = [
+            self._exact_concepts(mention, allowed_set, exclude[i] if exclude else set()) if self.exact_boost else set()
+            for i, mention in enumerate(mentions)
+        ]
         if self.dense is not None:
-            dense_queries = self.encoder.encode(mentions, self.batch_size)
+            dense_queries = self._dense_queries(mentions, exact_sets, allowed_set, exclude)
             dense_hits = search_concepts(self.dense, dense_queries, self.table, depth, allowed, exclude)
         if self.sparse is not None:
             sparse_queries = self.sparse.encode(mentions)
             sparse_hits = search_concepts(self.sparse, sparse_queries, self.table, depth, allowed, exclude)
-        allowed_set = None if allowed is None else set(allowed.tolist())
         results = []
         for i, mention in enumerate(mentions):
             excluded = exclude[i] if exclude else set()
-            exact = self._exact_concepts(mention, allowed_set, excluded) if self.exact_boost else set()
+            exact = exact_sets[i]
             fill = self._filler(dense_queries, sparse_queries, i, excluded)
             dense_i = None if dense_hits is None else dense_hits[i]
             sparse_i = None if sparse_hits is None else sparse_hits[i]
@@ -211,13 +243,33 @@ class Linker:
             results.append(rank(merged, exact, self.table, self.preferred_name, k))
         return results
 
-    def _exact_concepts(self, mention: str, allowed: set[int] | None, excluded: set[int]) -> set[str]:
+    def _exact_rows(self, mention: str, allowed: set[int] | None, excluded: set[int]) -> list[int]:
+        """Rows of the names the mention is, once normalized."""
         rows = self.table.rows_by_normalized.get(normalize(mention), ())
-        return {
-            self.table.concept_ids[row]
-            for row in rows
-            if row not in excluded and (allowed is None or row in allowed)
-        }
+        return [row for row in rows if row not in excluded and (allowed is None or row in allowed)]
+
+    def _exact_concepts(self, mention: str, allowed: set[int] | None, excluded: set[int]) -> set[str]:
+        return {self.table.concept_ids[row] for row in self._exact_rows(mention, allowed, excluded)}
+
+    def _dense_queries(
+        self, mentions: list[str], exact_sets: list[set[str]], allowed: set[int] | None, exclude: Sequence[set[int]] | None
+    ) -> np.ndarray:
+        """Query vectors; with ``exact_shortcut`` a mention that is a KB name reuses that name's stored
+        vector instead of running the encoder (same text once normalized)."""
+        queries = np.zeros((len(mentions), self.encoder.dim), dtype=np.float32)
+        encoded, reused, rows = [], [], []
+        for i, mention in enumerate(mentions):
+            found = self._exact_rows(mention, allowed, exclude[i] if exclude else set()) if exact_sets[i] and self.exact_shortcut else []
+            if found:
+                reused.append(i)
+                rows.append(found[0])
+            else:
+                encoded.append(i)
+        if encoded:
+            queries[encoded] = self.encoder.encode([mentions[i] for i in encoded], self.batch_size)
+        if reused:
+            queries[reused] = self.dense.vectors(np.asarray(rows, dtype=np.int64))
+        return queries
 
     def _filler(
         self, dense_queries: np.ndarray | None, sparse_queries, i: int, excluded: set[int]

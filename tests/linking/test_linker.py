@@ -102,3 +102,47 @@ def test_reranker_is_called_behind_its_gate(tiny_kb, tmp_path):
     assert reranker.calls == [("pleural efusion", "x-ray: pleural efusion", 4)]
     retrieved = ids(plain.link(["pleural efusion"], k=4)[0])
     assert ids(fuzzy) == retrieved[::-1][:2] and fuzzy[0].retrieved_by == "rerank"
+
+
+class CountingEncoder:
+    """Wraps a TextEncoder and records the texts it encodes."""
+
+    def __init__(self, encoder):
+        self.encoder = encoder
+        self.seen = []
+
+    def __getattr__(self, name):
+        return getattr(self.encoder, name)
+
+    def encode(self, texts, batch_size=128):
+        self.seen.extend(texts)
+        return self.encoder.encode(texts, batch_size)
+
+
+def test_exact_names_reuse_stored_vectors_with_the_same_candidates(tiny_kb, tiny_model_dir, tmp_path):
+    encoder = TextEncoder(tiny_model_dir)
+    plain = Linker.from_kb(tiny_kb, encoder=encoder, cache_dir=tmp_path, nil_threshold=0.0, exact_shortcut=False)
+    fast = Linker(tiny_kb, plain.table, CountingEncoder(encoder), plain.dense, plain.sparse, nil_threshold=0.0)
+    mentions = ["Enlarged hearts", "pleural efusion", "FEVER"]
+    expected, got = plain.link(mentions, k=4), fast.link(mentions, k=4)
+    assert fast.encoder.seen == ["pleural efusion"]  # the two KB names are not encoded
+    assert [ids(c) for c in got] == [ids(c) for c in expected]
+    for mine, theirs in zip(got[0] + got[2], expected[0] + expected[2]):
+        assert mine.dense_score == pytest.approx(theirs.dense_score, abs=1e-4)
+
+
+def test_retrieval_cache_keys_on_mention_and_filters(tiny_kb, tiny_model_dir, tmp_path):
+    built = Linker.from_kb(tiny_kb, encoder=TextEncoder(tiny_model_dir), cache_dir=tmp_path)
+    encoder = CountingEncoder(built.encoder)
+    linker = Linker(tiny_kb, built.table, encoder, built.dense, built.sparse, nil_threshold=0.0, cache_size=2)
+    first = linker.link(["renal insufficency", "pleural efusion"], k=3)
+    again = linker.link(["pleural efusion", "renal insufficency"], k=3)
+    assert encoder.seen == ["renal insufficency", "pleural efusion"]  # second call served from the cache
+    assert [ids(c) for c in again] == [ids(c) for c in first[::-1]]
+    again[0][0].score = -1.0  # callers get copies
+    assert linker.link(["pleural efusion"], k=3)[0][0].score != -1.0
+    (hpo_only,) = linker.link(["pleural efusion"], k=3, sources=["HPO"])
+    assert encoder.seen[-1] == "pleural efusion" and all(c.concept_id.startswith("HP:") for c in hpo_only)
+    linker.link(["fever typo"], k=3)  # evicts the oldest entry (size 2)
+    linker.link(["renal insufficency"], k=3)
+    assert encoder.seen.count("renal insufficency") == 2
