@@ -50,7 +50,7 @@ class KnowledgeBase:
         self._concepts: dict[str, Concept] = {}
         self._redirects: dict[str, str] = {}
         for concept in concepts:
-            self.add(concept)
+            self._put(concept)
         self.sources: dict[str, dict] = dict(sources or {})
         self.path: Path | None = None  # set when loaded from a compiled directory
         self.manifest: dict = {}
@@ -58,10 +58,13 @@ class KnowledgeBase:
     # -- construction -------------------------------------------------------
     def add(self, concept: Concept) -> None:
         """Add a concept; a later concept with the same id replaces the earlier."""
+        self._put(concept)
+        self._invalidate()
+
+    def _put(self, concept: Concept) -> None:
         self._concepts[concept.id] = concept
         for alt in concept.alt_ids:
             self._redirects.setdefault(alt, concept.id)
-        self._invalidate()
 
     def _invalidate(self) -> None:
         for name in ("graph", "_name_index", "_xref_index"):

@@ -12,18 +12,16 @@ match of another concept, or scores ``override_margin`` above the kept concept
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from clinlink.extensions import register_extensions
-from clinlink.kb import KnowledgeBase, load_kb
-from clinlink.kb.compiled import MANIFEST
+from clinlink.kb.shared import shared_kb
 from clinlink.linking.candidates import NIL_THRESHOLD, Candidate
 
-if TYPE_CHECKING:  # the linker pulls in faiss, torch and scikit-learn: imported on first use only
+if TYPE_CHECKING:  # the linker pulls in faiss and torch: imported on first use only
     from clinlink.linking.linker import Linker
 
 _LINKERS: dict[tuple[str, str, bool], Linker] = {}
@@ -35,14 +33,8 @@ def load_linker(kb: str | None = None, encoder: str | None = None, sparse: bool 
     if key not in _LINKERS:
         from clinlink.linking.linker import Linker
 
-        _LINKERS[key] = Linker.from_kb(_knowledge_base(kb), encoder=encoder, sparse=sparse)
+        _LINKERS[key] = Linker.from_kb(shared_kb(kb), encoder=encoder, sparse=sparse)
     return _LINKERS[key]
-
-
-def _knowledge_base(kb: str | None) -> KnowledgeBase:
-    if kb is not None and (Path(kb).expanduser() / MANIFEST).is_file():
-        return load_kb(Path(kb).expanduser())
-    return load_kb(config=kb)
 
 
 @Language.factory(

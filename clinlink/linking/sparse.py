@@ -1,18 +1,21 @@
 """Sparse name index: character n-gram TF-IDF over normalized names, exact top-k by sparse products.
 
 It catches what the dense encoder misses: rare spellings, typos, long
-unseen words. Row ``i`` is row ``i`` of the name table.
+unseen words. Row ``i`` is row ``i`` of the name table. scikit-learn's
+``TfidfVectorizer`` fits the index; queries are weighted by
+:class:`CharNgramTfidf` from the saved vocabulary and idf (numpy only, so
+loading the index does not import scikit-learn).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from clinlink.errors import KnowledgeBaseError
 from clinlink.text.normalize import normalize
@@ -22,19 +25,85 @@ VOCABULARY_FILE = "tfidf_vocabulary.json"
 IDF_FILE = "tfidf_idf.npy"
 META_FILE = "tfidf.json"
 CHUNK = 512
+_WHITE_SPACES = re.compile(r"\s\s+")
 
 
-def _vectorizer(ngram_range: tuple[int, int], vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:
-    return TfidfVectorizer(
-        analyzer="char_wb", ngram_range=ngram_range, dtype=np.float32, sublinear_tf=True, vocabulary=vocabulary
-    )
+class CharNgramTfidf:
+    """The query side of a fitted ``TfidfVectorizer(analyzer="char_wb", sublinear_tf=True,
+    dtype=float32)``: same n-grams, weights and L2 norm, from its vocabulary and idf."""
+
+    def __init__(self, vocabulary: dict[str, int], idf: np.ndarray, ngram_range: tuple[int, int]):
+        self.vocabulary = vocabulary
+        self.idf = np.asarray(idf, dtype=np.float32)
+        self.ngram_range = (int(ngram_range[0]), int(ngram_range[1]))
+        if len(self.idf) != len(vocabulary):
+            raise ValueError(f"{len(vocabulary)} n-grams but {len(self.idf)} idf values")
+
+    def ngrams(self, text: str) -> list[str]:
+        """scikit-learn's ``char_wb`` n-grams of lowercased ``text``: within words padded by one space."""
+        min_n, max_n = self.ngram_range
+        found = []
+        for word in _WHITE_SPACES.sub(" ", text.lower()).split():
+            word = f" {word} "
+            for n in range(min_n, max_n + 1):
+                offset = 0
+                found.append(word[:n])
+                while offset + n < len(word):
+                    offset += 1
+                    found.append(word[offset : offset + n])
+                if offset == 0:  # a word shorter than n counts once
+                    break
+        return found
+
+    def transform(self, texts: list[str]) -> sp.csr_matrix:
+        """One L2-normalized row of ``(1 + log tf) * idf`` per text (float32, sorted columns)."""
+        vocabulary = self.vocabulary
+        columns: list[int] = []
+        counts: list[int] = []
+        indptr = [0]
+        for text in texts:
+            row: dict[int, int] = {}
+            for gram in self.ngrams(text):
+                column = vocabulary.get(gram)
+                if column is not None:
+                    row[column] = row.get(column, 0) + 1
+            columns.extend(row)
+            counts.extend(row.values())
+            indptr.append(len(columns))
+        matrix = sp.csr_matrix(
+            (np.asarray(counts, dtype=np.float32), np.asarray(columns, dtype=np.int32), np.asarray(indptr, dtype=np.int32)),
+            shape=(len(texts), len(self.idf)),
+        )
+        matrix.sort_indices()
+        data = matrix.data
+        np.log(data, out=data)
+        data += 1.0
+        data *= self.idf[matrix.indices]
+        matrix.data = _l2_normalized(data, matrix.indptr)
+        return matrix
+
+
+def _l2_normalized(data: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+    """Rows divided by their L2 norm as scikit-learn does it (float32 squares summed in order in
+    double precision, divided in double), so query vectors match the fitted matrix bit for bit."""
+    lengths = np.diff(indptr)
+    starts = indptr[:-1]
+    squares = (data * data).astype(np.float64)
+    totals = np.zeros(len(lengths), dtype=np.float64)
+    for position in range(int(lengths.max(initial=0))):
+        live = np.flatnonzero(lengths > position)
+        totals[live] += squares[starts[live] + position]
+    norms = np.repeat(np.sqrt(totals), lengths)
+    normalized = data.astype(np.float64)
+    np.divide(normalized, norms, out=normalized, where=norms > 0)
+    return normalized.astype(np.float32)
 
 
 class SparseIndex:
     """TF-IDF (``char_wb`` n-grams, default 3-grams) rows with cosine top-k search."""
 
-    def __init__(self, vectorizer: TfidfVectorizer, matrix: sp.csr_matrix, metadata: dict):
-        self.vectorizer = vectorizer
+    def __init__(self, weights: CharNgramTfidf, matrix: sp.csr_matrix, metadata: dict):
+        self.weights = weights
         self.matrix = matrix.tocsr()
         self.metadata = metadata
         self._transposed = self.matrix.T.tocsr()
@@ -43,10 +112,13 @@ class SparseIndex:
     @classmethod
     def build(cls, names: list[str], ngram_range: tuple[int, int] = (3, 3), normalized: bool = False) -> SparseIndex:
         """Fit on ``names`` (``normalized=True``: they are already ``normalize``d)."""
-        vectorizer = _vectorizer(tuple(ngram_range))
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(ngram_range), dtype=np.float32, sublinear_tf=True)
         matrix = vectorizer.fit_transform(names if normalized else [normalize(name) for name in names])
+        vocabulary = {term: int(column) for term, column in vectorizer.vocabulary_.items()}
         metadata = {"analyzer": "char_wb", "ngram_range": list(ngram_range), "count": len(names)}
-        return cls(vectorizer, matrix, metadata)
+        return cls(CharNgramTfidf(vocabulary, vectorizer.idf_, ngram_range), sp.csr_matrix(matrix), metadata)
 
     def __len__(self) -> int:
         return self.matrix.shape[0]
@@ -55,10 +127,9 @@ class SparseIndex:
     def save(self, directory: Path) -> None:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        sp.save_npz(directory / MATRIX_FILE, self.matrix)
-        vocabulary = {term: int(column) for term, column in self.vectorizer.vocabulary_.items()}
-        (directory / VOCABULARY_FILE).write_text(json.dumps(vocabulary), encoding="utf-8")
-        np.save(directory / IDF_FILE, self.vectorizer.idf_)
+        sp.save_npz(directory / MATRIX_FILE, self.matrix, compressed=False)
+        (directory / VOCABULARY_FILE).write_text(json.dumps(self.weights.vocabulary), encoding="utf-8")
+        np.save(directory / IDF_FILE, self.weights.idf)
         (directory / META_FILE).write_text(json.dumps(self.metadata, indent=2), encoding="utf-8")
 
     @classmethod
@@ -67,17 +138,18 @@ class SparseIndex:
         try:
             metadata = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
             vocabulary = json.loads((directory / VOCABULARY_FILE).read_text(encoding="utf-8"))
-            vectorizer = _vectorizer(tuple(metadata["ngram_range"]), vocabulary)
-            vectorizer.idf_ = np.load(directory / IDF_FILE)
+            weights = CharNgramTfidf(vocabulary, np.load(directory / IDF_FILE), metadata["ngram_range"])
             matrix = sp.load_npz(directory / MATRIX_FILE)
-        except (OSError, ValueError, KeyError) as error:
+        except (OSError, ValueError, KeyError, TypeError) as error:
             raise KnowledgeBaseError(f"{directory}: cannot read the sparse index ({error}); rebuild it") from error
-        return cls(vectorizer, matrix, metadata)
+        if matrix.shape != (metadata.get("count", matrix.shape[0]), len(weights.idf)):
+            raise KnowledgeBaseError(f"{directory}: the TF-IDF matrix does not fit its vocabulary; rebuild it")
+        return cls(weights, matrix, metadata)
 
     # -- search -------------------------------------------------------------
     def encode(self, texts: list[str]) -> sp.csr_matrix:
         """TF-IDF rows of the normalized ``texts`` (the query form ``search_rows`` takes)."""
-        return self.vectorizer.transform([normalize(text) for text in texts]).tocsr()
+        return self.weights.transform([normalize(text) for text in texts])
 
     def search_rows(
         self, queries: sp.csr_matrix, n: int, allowed: np.ndarray | None = None

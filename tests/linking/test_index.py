@@ -92,3 +92,45 @@ def test_search_concepts_reaches_k_distinct_concepts_past_crowded_names():
     index = SparseIndex.build(names)
     found = search_concepts(index, index.encode(["heart failure type 1"]), table, k=3, oversample=2)
     assert list(found[0])[:1] == ["X:1"] and len(found[0]) == 3
+
+
+def test_sparse_queries_match_scikit_learn_bit_for_bit(tmp_path):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    names = ["Pleural effusion", "Cardiomegaly", "Enlarged heart", "Pleural thickening", "Renal failure, acute", "Ab"]
+    SparseIndex.build(names, ngram_range=(2, 4)).save(tmp_path)
+    loaded = SparseIndex.load(tmp_path)
+    fitted = TfidfVectorizer(
+        analyzer="char_wb", ngram_range=(2, 4), dtype=np.float32, sublinear_tf=True, vocabulary=loaded.weights.vocabulary
+    )
+    fitted.idf_ = loaded.weights.idf
+    texts = ["pleural  effusion pleural", "", "a", "ENLARGED\theart", "zzz qq", "renal failure, acute renal failure", "é ab"]
+    expected = fitted.transform(texts).tocsr()
+    expected.sort_indices()
+    found = loaded.weights.transform(texts)
+    for part in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(found, part), getattr(expected, part))
+
+
+def test_loading_a_sparse_index_does_not_import_scikit_learn(tmp_path):
+    import subprocess
+    import sys
+
+    SparseIndex.build(["Pleural effusion", "Cardiomegaly"]).save(tmp_path)
+    script = (
+        "import sys\nfrom clinlink.linking.sparse import SparseIndex\n"
+        f"index = SparseIndex.load({str(tmp_path)!r})\n"
+        "assert index.search_rows(index.encode(['pleural effusions']), 1)[1][0, 0] == 0\n"
+        "print('sklearn' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_sparse_index_with_a_mismatched_vocabulary_is_rejected(tmp_path):
+    from clinlink.errors import KnowledgeBaseError
+
+    SparseIndex.build(["Pleural effusion", "Cardiomegaly"]).save(tmp_path)
+    (tmp_path / "tfidf_vocabulary.json").write_text('{"abc": 0}', encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError, match="idf values.*rebuild it"):
+        SparseIndex.load(tmp_path)
