@@ -2,7 +2,9 @@
 
 Works offline by default: the model is read from a local directory (or the
 local Hugging Face cache) with ``local_files_only=True``; only
-``allow_download=True`` lets transformers reach the hub.
+``allow_download=True`` lets transformers reach the hub. A plain BERT
+(the default encoders) runs through :mod:`clinlink.linking.bert` without
+importing transformers; ``model`` and ``tokenizer`` load it on first access.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import hashlib
 import json
 import logging
 import warnings
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 
@@ -65,7 +68,6 @@ class TextEncoder:
         device: str = "cpu",
     ):
         import torch
-        from transformers import AutoModel, AutoTokenizer
 
         source = str(model) if model is not None else str(default_model_dir())
         self.model_dir = self._resolve_dir(source, allow_download)
@@ -77,26 +79,48 @@ class TextEncoder:
         self.device = device
         if threads:
             torch.set_num_threads(threads)
-        from transformers.utils import logging as hf_logging
+        self._bert = None
+        if not quantize:
+            from clinlink.linking import bert
 
-        bar_was_enabled = hf_logging.is_progress_bar_enabled()
-        hf_logging.disable_progress_bar()
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir), local_files_only=True)
-            network = AutoModel.from_pretrained(str(self.model_dir), local_files_only=True)
-        except (OSError, ValueError) as error:
-            raise ConfigError(f"{self.model_dir}: cannot load encoder ({error})") from error
-        finally:
-            if bar_was_enabled:
-                hf_logging.enable_progress_bar()
+            self._bert = bert.load(self.model_dir, max_length)
+        if self._bert is not None:
+            self._bert.to(device)
+        else:
+            self.model  # noqa: B018 - load through transformers now, so a bad model dir fails here
+
+    @cached_property
+    def tokenizer(self):
+        """The transformers tokenizer (loaded on first use when the model runs as a plain BERT)."""
+        from transformers import AutoTokenizer
+
+        with _quiet_transformers():
+            try:
+                return AutoTokenizer.from_pretrained(str(self.model_dir), local_files_only=True)
+            except (OSError, ValueError) as error:
+                raise ConfigError(f"{self.model_dir}: cannot load encoder ({error})") from error
+
+    @cached_property
+    def model(self):
+        """The transformers network (eval mode). A plain BERT is run by :mod:`clinlink.linking.bert`
+        until this is first read (training reads it); from then on :meth:`encode` uses this network."""
+        import torch
+        from transformers import AutoModel
+
+        with _quiet_transformers():
+            try:
+                network = AutoModel.from_pretrained(str(self.model_dir), local_files_only=True)
+            except (OSError, ValueError) as error:
+                raise ConfigError(f"{self.model_dir}: cannot load encoder ({error})") from error
+        self.tokenizer  # noqa: B018 - a model dir without a readable tokenizer fails here, as before
         network.eval()
-        if quantize:
-            if device != "cpu":
+        if self.quantize:
+            if self.device != "cpu":
                 raise ConfigError("int8 quantization runs on the CPU only")
             with warnings.catch_warnings():  # torch.ao.quantization is deprecated but still the CPU int8 path
                 warnings.simplefilter("ignore", (DeprecationWarning, UserWarning))
                 network = torch.ao.quantization.quantize_dynamic(network, {torch.nn.Linear}, dtype=torch.qint8)
-        self.model = network.to(device)
+        return network.to(self.device)
 
     @staticmethod
     def _resolve_dir(source: str, allow_download: bool) -> Path:
@@ -124,7 +148,13 @@ class TextEncoder:
 
     @property
     def dim(self) -> int:
+        if self._runs_bert:
+            return self._bert.hidden_size
         return int(self.model.config.hidden_size)
+
+    @property
+    def _runs_bert(self) -> bool:
+        return self._bert is not None and "model" not in self.__dict__
 
     @cached_property
     def fingerprint(self) -> str:
@@ -147,19 +177,55 @@ class TextEncoder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
+        bert = self._bert if self._runs_bert else None
+        if bert is not None:
+            encoded = bert.token_ids(texts)
+        else:
+            encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
         order = np.argsort([len(ids) for ids in encoded], kind="stable")
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 rows = order[start : start + batch_size]
-                batch = self.tokenizer.pad({"input_ids": [encoded[i] for i in rows]}, return_tensors="pt")
-                batch = {name: tensor.to(self.device) for name, tensor in batch.items()}
-                hidden = self.model(**batch).last_hidden_state
+                if bert is not None:
+                    input_ids, mask = _padded([encoded[i] for i in rows], bert.pad_id, self.device)
+                    hidden = bert(input_ids, mask)
+                else:
+                    batch = self.tokenizer.pad({"input_ids": [encoded[i] for i in rows]}, return_tensors="pt")
+                    batch = {name: tensor.to(self.device) for name, tensor in batch.items()}
+                    hidden = self.model(**batch).last_hidden_state
+                    mask = batch["attention_mask"]
                 if self.pooling == "cls":
                     pooled = hidden[:, 0]
                 else:
-                    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                    weights = mask.unsqueeze(-1).to(hidden.dtype)
+                    pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
                 pooled = torch.nn.functional.normalize(pooled.float(), dim=-1)
                 out[rows] = pooled.cpu().numpy()
         return out
+
+
+def _padded(rows: list[list[int]], pad_id: int, device: str):
+    """(input ids, attention mask) tensors of right-padded id lists."""
+    import torch
+
+    width = max(len(ids) for ids in rows)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, ids in enumerate(rows):
+        input_ids[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        mask[i, : len(ids)] = 1
+    return input_ids.to(device), mask.to(device)
+
+
+@contextmanager
+def _quiet_transformers():
+    """No progress bars while transformers loads a model."""
+    from transformers.utils import logging as hf_logging
+
+    bar_was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if bar_was_enabled:
+            hf_logging.enable_progress_bar()

@@ -1,0 +1,69 @@
+"""The plain-torch BERT forward pass gives transformers' vectors, and falls back to transformers otherwise."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+
+from clinlink.linking import bert
+from clinlink.linking.encoder import TextEncoder
+
+TEXTS = [
+    "enlarged heart", "fluid around the lungs", "high blood pressure", "", "kidney failure of the renal",
+    " ".join(["seizure"] * 30), "Zyx qq",
+]
+
+
+def test_plain_bert_matches_transformers(tiny_model_dir):
+    encoder = TextEncoder(tiny_model_dir)
+    assert encoder._bert is not None
+    fast = encoder.encode(TEXTS, batch_size=3)
+    token_ids = encoder._bert.token_ids(TEXTS)
+    assert token_ids == encoder.tokenizer(TEXTS, truncation=True, max_length=encoder.max_length)["input_ids"]
+    assert max(len(ids) for ids in token_ids) == encoder.max_length  # the long text was truncated alike
+    encoder.model  # from now on encode runs the transformers network
+    np.testing.assert_allclose(fast, encoder.encode(TEXTS, batch_size=3), atol=1e-6)
+
+
+def test_cls_pooling_matches_transformers(tiny_model_dir):
+    encoder = TextEncoder(tiny_model_dir, pooling="cls")
+    fast = encoder.encode(TEXTS)
+    encoder.model
+    np.testing.assert_allclose(fast, encoder.encode(TEXTS), atol=1e-6)
+
+
+def test_trained_network_is_used_once_read(tiny_model_dir):
+    import torch
+
+    encoder = TextEncoder(tiny_model_dir)
+    before = encoder.encode(TEXTS[:2])
+    with torch.no_grad():
+        encoder.model.embeddings.word_embeddings.weight.mul_(2.0)  # as a training step would change it
+    assert not np.allclose(before, encoder.encode(TEXTS[:2]), atol=1e-3)
+
+
+def test_other_architectures_go_through_transformers(tiny_model_dir, tmp_path):
+    copy = tmp_path / "relu-bert"
+    shutil.copytree(tiny_model_dir, copy)
+    config = json.loads((copy / "config.json").read_text())
+    (copy / "config.json").write_text(json.dumps({**config, "hidden_act": "relu"}))
+    assert bert.load(copy, 25) is None
+    encoder = TextEncoder(copy)
+    assert encoder._bert is None and encoder.encode(["enlarged heart"]).shape == (1, 32)
+    assert bert.load(tiny_model_dir, 25) is not None
+    (copy / "tokenizer.json").unlink()
+    (copy / "config.json").write_text(json.dumps(config))
+    assert bert.load(copy, 25) is None  # no tokenizer.json: transformers builds one
+
+
+def test_encoding_with_a_plain_bert_does_not_import_transformers(tiny_model_dir):
+    script = (
+        "import sys\nfrom clinlink.linking.encoder import TextEncoder\n"
+        f"vectors = TextEncoder({str(tiny_model_dir)!r}).encode(['enlarged heart', 'fever'])\n"
+        "assert vectors.shape == (2, 32)\n"
+        "print('transformers' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
