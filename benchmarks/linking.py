@@ -11,7 +11,11 @@ the trained bi-encoder (``models/bi-encoder``) and cross-encoder reranker (``mod
 Also mentions/s (retrieval only), peak RSS, and with ``--build`` the index build time for the whole
 default KB (HPO + ICD-10-CM) into a temporary directory.
 
-    python benchmarks/linking.py [--build]
+With ``--errors`` it also lists the gold-mention top-1 errors of the last method: gold and predicted
+concept, their relation in the hierarchy (parent, child, ancestor, descendant, sibling, unrelated) and the
+gold concept's rank in the top 32, counted per relation and rank band (the JSON keeps every row).
+
+    python benchmarks/linking.py [--build] [--errors]
 """
 
 from __future__ import annotations
@@ -78,6 +82,59 @@ def held_out_queries(kb, linker: Linker) -> QuerySet:
             targets.append(concept.id)
             exclude.append(rows)
     return QuerySet("held-out", mentions, targets, None, exclude)
+
+
+def relation(kb, gold: str, predicted: str) -> str:
+    """How ``predicted`` stands to ``gold`` in the is-a hierarchy."""
+    if kb.find(gold) is None:
+        return "gold not in KB"
+    if predicted in kb.parents(gold):
+        return "parent"
+    if gold in kb.parents(predicted):
+        return "child"
+    if predicted in kb.ancestors(gold):
+        return "ancestor"
+    if gold in kb.ancestors(predicted):
+        return "descendant"
+    if set(kb.parents(gold)) & set(kb.parents(predicted)):
+        return "sibling"
+    return "unrelated"
+
+
+def top1_errors(kb, ranked: list[list[str]], queries: QuerySet) -> list[dict]:
+    """One row per mention whose first candidate is not its target (``ranked``: deep lists, e.g. top 32)."""
+    rows = []
+    for mention, target, ids in zip(queries.mentions, queries.targets, ranked):
+        if ids and ids[0] == target:
+            continue
+        predicted = ids[0] if ids else None
+        rows.append({
+            "mention": mention,
+            "gold": target,
+            "gold_name": kb.find(target).name if kb.find(target) else "?",
+            "predicted": predicted,
+            "predicted_name": kb.get(predicted).name if predicted else "",
+            "relation": relation(kb, target, predicted) if predicted else "no candidate",
+            "gold_rank": ids.index(target) + 1 if target in ids else None,
+        })
+    return rows
+
+
+def print_errors(rows: list[dict], depth: int) -> None:
+    from collections import Counter
+
+    def band(rank):
+        return "top 5" if rank and rank <= 5 else f"top {depth}" if rank else f"not in top {depth}"
+
+    print(f"\ngold top-1 errors: {len(rows)}")
+    print("| predicted is gold's | n | " + " | ".join(band(r) for r in (2, depth, None)) + " |")
+    print("|---|---|---|---|---|")
+    for name, n in Counter(r["relation"] for r in rows).most_common():
+        bands = Counter(band(r["gold_rank"]) for r in rows if r["relation"] == name)
+        print(f"| {name} | {n} | " + " | ".join(str(bands[band(r)]) for r in (2, depth, None)) + " |")
+    for r in sorted(rows, key=lambda r: (r["relation"], r["gold_rank"] or depth + 1)):
+        print(f"  {r['relation']:<10} rank {r['gold_rank'] or '-':>3}  {r['mention']!r}: gold {r['gold']} "
+              f"{r['gold_name']!r}, got {r['predicted']} {r['predicted_name']!r}")
 
 
 def accuracy(ranked: list[list[str]], targets: list[str]) -> dict[str, float]:
@@ -152,6 +209,7 @@ def configure(linker: Linker, **settings) -> Linker:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build", action="store_true", help="measure the full-KB index build in a temp dir")
+    parser.add_argument("--errors", action="store_true", help="list the last method's gold top-1 errors")
     args = parser.parse_args()
 
     kb = load_kb()
@@ -207,9 +265,9 @@ def main() -> None:
         trained_dense = Linker(kb, trained.table, trained.encoder, trained.dense, exact_boost=False)
         methods.append(("trained bi-encoder", lambda q: linker_ranking(trained_dense, allowed, q)))
         methods.append(("ensemble trained + TF-IDF + exact", lambda q: linker_ranking(trained, allowed, q)))
-        best_retriever = trained
+        best_retriever = final_linker = trained
     else:
-        best_retriever = ensemble
+        best_retriever = final_linker = ensemble
     from clinlink.linking.rerank import DEFAULT_CROSS_ENCODER
 
     if DEFAULT_CROSS_ENCODER.is_dir():
@@ -219,6 +277,7 @@ def main() -> None:
         reranked = Linker(kb, best_retriever.table, best_retriever.encoder, best_retriever.dense,
                           best_retriever.sparse, reranker=reranker)
         methods.append(("+ cross-encoder reranker", lambda q: linker_ranking(reranked, allowed, q, reranker.top_k)))
+        final_linker = reranked
 
     for name, run in methods:
         report["methods"][name] = {}
@@ -229,6 +288,11 @@ def main() -> None:
             result["mentions_per_s"] = round(len(queries.mentions) / seconds, 1)
             report["methods"][name][queries.name] = result
         report["methods"][name]["peak_rss_mb"] = round(peak_rss_mb())
+    if args.errors:
+        depth = 32
+        ranked = linker_ranking(final_linker, allowed, query_sets[0], depth)
+        report["errors"] = {"method": methods[-1][0], "rows": top1_errors(kb, ranked, query_sets[0])}
+        print_errors(report["errors"]["rows"], depth)
 
     # Retrieval throughput of the product path (fresh encoder cache, unique strings, HPO filter).
     unique = list(dict.fromkeys(query_sets[1].mentions + query_sets[0].mentions))
