@@ -109,6 +109,15 @@ def required_weights(layers: int) -> list[str]:
     return names
 
 
+def _truncates_left(model_dir: Path) -> bool:
+    """A tokenizer config asking for left truncation (this module truncates on the right only)."""
+    try:
+        settings = json.loads((model_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(settings, dict) and settings.get("truncation_side", "right") != "right"
+
+
 def load(model_dir: Path, max_length: int) -> BertEncoder | None:
     """The model in ``model_dir`` when it is a plain BERT with safetensors weights and a
     ``tokenizer.json``; ``None`` otherwise (the caller then uses transformers)."""
@@ -119,7 +128,7 @@ def load(model_dir: Path, max_length: int) -> BertEncoder | None:
         config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(config, dict) or not supported(config):
+    if not isinstance(config, dict) or not supported(config) or _truncates_left(model_dir):
         return None
     from safetensors.torch import load_file
     from tokenizers import Tokenizer

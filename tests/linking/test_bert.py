@@ -53,8 +53,13 @@ def test_other_architectures_go_through_transformers(tiny_model_dir, tmp_path):
     encoder = TextEncoder(copy)
     assert encoder._bert is None and encoder.encode(["enlarged heart"]).shape == (1, 32)
     assert bert.load(tiny_model_dir, 25) is not None
-    (copy / "tokenizer.json").unlink()
     (copy / "config.json").write_text(json.dumps(config))
+    tokenizer_config = json.loads((copy / "tokenizer_config.json").read_text())
+    (copy / "tokenizer_config.json").write_text(json.dumps({**tokenizer_config, "truncation_side": "left"}))
+    assert bert.load(copy, 25) is None
+    (copy / "tokenizer_config.json").write_text(json.dumps(tokenizer_config))
+    assert bert.load(copy, 25) is not None
+    (copy / "tokenizer.json").unlink()
     assert bert.load(copy, 25) is None  # no tokenizer.json: transformers builds one
 
 
