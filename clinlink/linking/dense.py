@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 INDEX_FILE = "dense.faiss"
 META_FILE = "dense.json"
 KINDS = ("flat", "hnsw")
-#: Filters that keep at most this many rows are searched in an exact flat copy of those rows (cached);
-#: larger ones through a FAISS ID selector.
+#: Filters that keep at least half the rows are searched in the whole index, the others' rows dropped;
+#: smaller ones that keep at most this many rows in an exact flat copy of those rows (cached);
+#: the rest through a FAISS ID selector.
 EXACT_FILTER_ROWS = 200_000
 
 
@@ -106,12 +107,35 @@ class DenseIndex:
         if len(allowed) == 0:
             return np.full((len(queries), 0), -np.inf, np.float32), np.full((len(queries), 0), -1, np.int64)
         n = min(n, len(allowed))
+        if len(allowed) * 2 >= len(self):
+            return self._search_filtered(queries, n, allowed)
         if len(allowed) > EXACT_FILTER_ROWS:
             return self._search_selected(queries, n, allowed)
         # a flat copy of the allowed rows is searched with BLAS; a selector would scan row by row
         subset, rows = self._subset(allowed)
         scores, found = subset.search(queries, n)
         return scores, np.where(found >= 0, rows[np.maximum(found, 0)], -1)
+
+    def _search_filtered(self, queries: np.ndarray, n: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Most rows allowed: search the whole index for more rows and drop the others; queries
+        left with fewer than ``n`` allowed rows are searched again through a selector (exact)."""
+        wide = min(len(self), 2 * n * len(self) // len(allowed) + 16)
+        scores, rows = self.index.search(queries, wide)
+        at = np.minimum(np.searchsorted(allowed, rows), len(allowed) - 1)
+        keep = (allowed[at] == rows) & (rows >= 0)
+        out_scores = np.full((len(queries), n), -np.inf, dtype=np.float32)
+        out_rows = np.full((len(queries), n), -1, dtype=np.int64)
+        short = []
+        for query in range(len(queries)):
+            found = rows[query][keep[query]][:n]
+            if len(found) < n and wide < len(self):
+                short.append(query)
+                continue
+            out_rows[query, : len(found)] = found
+            out_scores[query, : len(found)] = scores[query][keep[query]][:n]
+        if short:
+            out_scores[short], out_rows[short] = self._search_selected(queries[short], n, allowed)
+        return out_scores, out_rows
 
     def _search_selected(self, queries: np.ndarray, n: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         selector = faiss.IDSelectorBatch(allowed.astype(np.int64))

@@ -65,6 +65,34 @@ def test_dense_filter_is_exact_for_small_allowed_sets(kind):
     assert np.isfinite(scores).all()
 
 
+@pytest.mark.parametrize("keep", [0.3, 0.6, 0.97])
+def test_dense_filter_is_exact_for_any_share_of_allowed_rows(keep):
+    """Small shares go through a subset copy, large ones through a wide search with the others dropped."""
+    rng = np.random.default_rng(2)
+    vectors = rng.normal(size=(3000, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = DenseIndex.build(vectors)
+    allowed = np.flatnonzero(rng.random(3000) < keep).astype(np.int64)
+    queries = np.vstack([vectors[:20], -vectors[allowed[:2]]])  # the last two: nearest rows mostly not allowed
+    scores, rows = index.search_rows(queries, 25, allowed)
+    exact = queries @ vectors[allowed].T
+    expected = allowed[np.argsort(-exact, axis=1, kind="stable")[:, :25]]
+    np.testing.assert_array_equal(rows, expected)
+    np.testing.assert_allclose(scores, np.take_along_axis(exact, np.argsort(-exact, axis=1, kind="stable")[:, :25], 1), rtol=1e-5)
+
+
+def test_dense_filter_falls_back_when_the_nearest_rows_are_all_filtered_out():
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(3000, 16)).astype(np.float32)
+    vectors[:200] = vectors[0] + 0.01 * rng.normal(size=(200, 16))  # a crowd around row 0, filtered out
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = DenseIndex.build(vectors)
+    allowed = np.arange(200, 3000, dtype=np.int64)
+    _, rows = index.search_rows(vectors[:1], 10, allowed)
+    expected = allowed[np.argsort(-(vectors[allowed] @ vectors[0]), kind="stable")[:10]]
+    np.testing.assert_array_equal(rows[0], expected)
+
+
 def test_sparse_round_trip_and_scores(tmp_path):
     names = ["Pleural effusion", "Cardiomegaly", "Enlarged heart", "Pleural thickening"]
     built = SparseIndex.build(names)
