@@ -68,13 +68,21 @@ def run_partitions(job: BatchJob, state: ResumeState, summary: RunSummary, execu
 
 def start_worker(parent: int, pipeline: PipelineSpec | None) -> None:
     """A pool worker's initializer: on Linux it is killed when the run's process dies (so no orphan keeps
-    writing shards beside a resumed run); with ``pipeline`` (spawn) it builds the pipeline."""
+    writing shards beside a resumed run); with ``pipeline`` (spawn) it builds the pipeline.
+
+    Each worker computes on one thread: torch gets one intra-op thread, as in PyTorch's own DataLoader
+    workers (a forked child that enters an OpenMP region the parent already used hangs in libgomp), and
+    Hugging Face tokenizers are told not to start their thread pool (they would warn about the fork).
+    """
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent:  # the parent died before prctl
             os._exit(1)
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
     if pipeline is not None:
         warm_up(pipeline)
+    if "torch" in sys.modules:  # imported by the pipeline (an encoder); not imported here otherwise
+        sys.modules["torch"].set_num_threads(1)
 
 
 def start_method() -> str:

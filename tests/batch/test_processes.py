@@ -73,3 +73,30 @@ def test_killed_two_process_run_then_resume_loses_and_repeats_no_note(cli, tmp_p
     assert len(ids) == 1200 and set(ids.values()) == {1}
     assert not list(out.glob(".*.tmp-*"))
     assert f"skipped (done in an earlier run) │ {committed_before * 10:,}" in " ".join(result.output.split())
+
+
+def layer_norm_rows() -> int:
+    import torch
+
+    return torch.nn.functional.layer_norm(torch.rand(256, 4096), (4096,)).shape[0]
+
+
+def test_forked_workers_use_torch_after_the_parent_used_its_threads(test_pipeline):
+    """libgomp hangs a forked child that enters an OpenMP region the parent already ran with several threads."""
+    torch = pytest.importorskip("torch")
+    spec = PipelineSpec.of(test_pipeline)
+    cached_pipeline(spec)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert layer_norm_rows() == 256  # the parent's OpenMP team now has 2 threads
+        with process_pool(spec, 2) as pool:
+            futures = [pool.submit(layer_norm_rows) for _ in range(4)]
+            try:
+                assert [future.result(timeout=60) for future in futures] == [256] * 4
+            finally:
+                if not all(future.done() for future in futures):  # hung workers: the pool could not shut down
+                    for worker in psutil.Process().children():
+                        worker.kill()
+    finally:
+        torch.set_num_threads(threads)
