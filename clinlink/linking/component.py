@@ -51,6 +51,8 @@ def load_linker(kb: str | None = None, encoder: str | None = None, sparse: bool 
         "use_abbreviations": True,
         "override_margin": 0.1,
         "batch_size": 256,
+        "exact_shortcut": "sparse",
+        "threads": 1,
     },
 )
 def make_linker(
@@ -67,15 +69,25 @@ def make_linker(
     use_abbreviations: bool,
     override_margin: float,
     batch_size: int,
+    exact_shortcut: str,
+    threads: int | None,
 ) -> LinkerComponent:
     """Settings: ``kb`` (compiled KB dir or ontology config name; None: the default KB),
     ``encoder`` (model dir; None: the default), ``k`` candidates kept, filters
     ``sources`` / ``within`` / ``groups``, ``nil_threshold``, ``use_abbreviations``,
-    ``override_margin`` (see the module doc) and ``batch_size`` (spans linked per call in ``pipe``)."""
+    ``override_margin`` (see the module doc), ``batch_size`` (spans linked per call in ``pipe``) and
+    ``exact_shortcut`` (see :meth:`Linker.from_kb`: "sparse" by default, as a dictionary match that is a
+    KB name keeps that concept and needs no dense search; "vector" gives it dense alternatives too),
+    ``threads``: torch threads (process-wide; None: torch's default). One suits the few mentions a batch
+    of notes has to encode and one process per core; two threads on a busy 2-core machine ran 6x slower."""
     register_extensions()
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     linker = load_linker(kb, encoder, sparse)
     return LinkerComponent(
-        linker, k, sources, within, groups, nil_threshold, use_abbreviations, override_margin, batch_size
+        linker, k, sources, within, groups, nil_threshold, use_abbreviations, override_margin, batch_size, exact_shortcut
     )
 
 
@@ -93,6 +105,7 @@ class LinkerComponent:
         use_abbreviations: bool = True,
         override_margin: float = 0.1,
         batch_size: int = 256,
+        exact_shortcut: str = "sparse",
     ):
         self.linker = linker
         self.k = k
@@ -101,6 +114,7 @@ class LinkerComponent:
         self.use_abbreviations = use_abbreviations
         self.override_margin = override_margin
         self.batch_size = batch_size
+        self.exact_shortcut = exact_shortcut
 
     def __call__(self, doc: Doc) -> Doc:
         self._link_docs([doc])
@@ -122,7 +136,9 @@ class LinkerComponent:
         spans = [span for doc in docs for span in doc.ents]
         texts = [self._query(span) for span in spans]
         contexts = [span.sent.text if span.doc.has_annotation("SENT_START") else None for span in spans]
-        results = self.linker.link(texts, contexts, k=self.k, nil_threshold=self.nil_threshold, **self.filters)
+        results = self.linker.link(
+            texts, contexts, k=self.k, nil_threshold=self.nil_threshold, exact_shortcut=self.exact_shortcut, **self.filters
+        )
         for span, candidates in zip(spans, results):
             self._annotate(span, candidates)
         return docs

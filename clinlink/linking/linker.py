@@ -39,6 +39,7 @@ DENSE_WEIGHT = 0.9
 MERGE_METHOD = "sum"
 #: Concepts each retriever proposes before merging (at least ``k``).
 RETRIEVE_K = 32
+EXACT_SHORTCUTS = ("vector", "sparse", "none")
 
 
 class Linker:
@@ -58,7 +59,7 @@ class Linker:
         retrieve_k: int = RETRIEVE_K,
         batch_size: int = 128,
         exact_boost: bool = True,
-        exact_shortcut: bool = True,
+        exact_shortcut: str = "vector",
         cache_size: int = 50_000,
     ):
         if dense is None and sparse is None:
@@ -80,6 +81,8 @@ class Linker:
         self.retrieve_k = retrieve_k
         self.batch_size = batch_size
         self.exact_boost = exact_boost
+        if exact_shortcut not in EXACT_SHORTCUTS:
+            raise ValueError(f"exact_shortcut must be one of {EXACT_SHORTCUTS}, not {exact_shortcut!r}")
         self.exact_shortcut = exact_shortcut
         self.cache_size = cache_size
         self._allowed = lru_cache(maxsize=32)(self._allowed_rows)
@@ -108,8 +111,10 @@ class Linker:
         no ``cache_dir``: indexes are built and kept in memory only).
         ``settings``: ``dense_weight``, ``merge_method``, ``nil_threshold``, ``retrieve_k``,
         ``batch_size``, ``exact_boost`` (rank exact normalized-name matches first),
-        ``exact_shortcut`` (a mention that is a KB name once normalized is not encoded: the name's
-        stored vector is its query), ``cache_size`` (mentions whose
+        ``exact_shortcut`` for a mention that is a KB name once normalized: "vector" (default: not
+        encoded, the name's stored vector is its dense query, same candidates), "sparse" (no dense
+        search either: its other candidates come from the sparse index alone; fastest, used by the
+        pipeline component) or "none"; ``cache_size`` (mentions whose
         candidates are kept between calls of :meth:`link`, 0: none).
         """
         table = NameTable.from_kb(kb)
@@ -148,19 +153,20 @@ class Linker:
         within: str | Sequence[str] | None = None,
         groups: Sequence[str] | None = None,
         nil_threshold: float | None = None,
+        exact_shortcut: str | None = None,
     ) -> list[list[Candidate]]:
         """Top ``k`` candidates per mention, best first; ``[]`` for NIL.
 
         ``sources`` restricts to vocabularies ("HP"/"HPO", "ICD10CM"), ``within``
         to the subtree(s) under a concept id (itself included), ``groups`` to
         UMLS semantic groups ("DISO"); ``contexts`` (one per mention) go to the reranker;
-        ``nil_threshold`` overrides the linker's for this call.
+        ``nil_threshold`` and ``exact_shortcut`` override the linker's for this call.
         """
         if contexts is not None and len(contexts) != len(mentions):
             raise ValueError(f"{len(contexts)} contexts for {len(mentions)} mentions")
         depth = max(k, self.reranker.top_k) if self.reranker else k
         filters = (tuple(sources or ()), (within,) if isinstance(within, str) else tuple(within or ()), tuple(groups or ()))
-        results = self._retrieve_cached(mentions, depth, filters)
+        results = self._retrieve_cached(mentions, depth, filters, exact_shortcut or self.exact_shortcut)
         threshold = self.nil_threshold if nil_threshold is None else nil_threshold
         linked = []
         for position, (mention, candidates) in enumerate(zip(mentions, results)):
@@ -172,15 +178,16 @@ class Linker:
             linked.append(candidates[:k])
         return linked
 
-    def _retrieve_cached(self, mentions: Sequence[str], k: int, filters: tuple) -> list[list[Candidate]]:
-        """:meth:`retrieve` through an LRU cache of (mention, k, filters) -> candidates; callers get copies."""
-        keys = [(mention, k, filters) for mention in mentions]
+    def _retrieve_cached(self, mentions: Sequence[str], k: int, filters: tuple, shortcut: str) -> list[list[Candidate]]:
+        """:meth:`retrieve` through an LRU cache of (mention, k, filters, shortcut) -> candidates; callers get copies."""
+        keys = [(mention, k, filters, shortcut) for mention in mentions]
         unique = list(dict.fromkeys(keys))
         missing = [key for key in unique if key not in self._cache]
         fresh: dict[tuple, list[Candidate]] = {}
         if missing:
             sources, within, groups = filters
-            fresh = dict(zip(missing, self.retrieve([key[0] for key in missing], k, self.allowed_rows(sources, within, groups))))
+            allowed = self.allowed_rows(sources, within, groups)
+            fresh = dict(zip(missing, self.retrieve([key[0] for key in missing], k, allowed, exact_shortcut=shortcut)))
         results = [[copy(c) for c in (fresh[key] if key in fresh else self._cache[key])] for key in keys]
         if self.cache_size > 0:
             for key in unique:
@@ -197,22 +204,27 @@ class Linker:
         k: int,
         allowed: np.ndarray | None = None,
         exclude: Sequence[set[int]] | None = None,
+        exact_shortcut: str | None = None,
     ) -> list[list[Candidate]]:
         """Merged, ranked top ``k`` candidates per mention (no reranking, no NIL).
 
         Each retriever proposes ``max(k, retrieve_k)`` concepts before the merge.
         ``allowed``: sorted name rows results may come from (see :meth:`allowed_rows`);
-        ``exclude``: per mention, name rows to ignore (held-out evaluation).
+        ``exclude``: per mention, name rows to ignore (held-out evaluation);
+        ``exact_shortcut``: overrides the linker's (see :meth:`from_kb`).
         """
+        shortcut = exact_shortcut or self.exact_shortcut
+        if shortcut not in EXACT_SHORTCUTS:
+            raise ValueError(f"exact_shortcut must be one of {EXACT_SHORTCUTS}, not {shortcut!r}")
         if exclude is None:
             unique = list(dict.fromkeys(mentions))
             positions = {mention: i for i, mention in enumerate(unique)}
-            ranked = self._retrieve_unique(unique, k, allowed, None)
+            ranked = self._retrieve_unique(unique, k, allowed, None, shortcut)
             return [[copy(c) for c in ranked[positions[mention]]] for mention in mentions]
-        return self._retrieve_unique(list(mentions), k, allowed, exclude)
+        return self._retrieve_unique(list(mentions), k, allowed, exclude, shortcut)
 
     def _retrieve_unique(
-        self, mentions: list[str], k: int, allowed: np.ndarray | None, exclude: Sequence[set[int]] | None
+        self, mentions: list[str], k: int, allowed: np.ndarray | None, exclude: Sequence[set[int]] | None, shortcut: str
     ) -> list[list[Candidate]]:
         if not mentions:
             return []
@@ -225,8 +237,16 @@ class Linker:
             for i, mention in enumerate(mentions)
         ]
         if self.dense is not None:
-            dense_queries = self._dense_queries(mentions, exact_sets, allowed_set, exclude)
-            dense_hits = search_concepts(self.dense, dense_queries, self.table, depth, allowed, exclude)
+            skip = shortcut == "sparse" and self.sparse is not None
+            searched = [i for i, exact in enumerate(exact_sets) if not (skip and exact)]
+            dense_queries = self._dense_queries(mentions, exact_sets, allowed_set, exclude, shortcut)
+            dense_hits = [None] * len(mentions)
+            if searched:
+                found = search_concepts(
+                    self.dense, dense_queries[searched], self.table, depth, allowed, [exclude[i] for i in searched] if exclude else None
+                )
+                for i, hits in zip(searched, found):
+                    dense_hits[i] = hits
         if self.sparse is not None:
             sparse_queries = self.sparse.encode(mentions)
             sparse_hits = search_concepts(self.sparse, sparse_queries, self.table, depth, allowed, exclude)
@@ -252,14 +272,16 @@ class Linker:
         return {self.table.concept_ids[row] for row in self._exact_rows(mention, allowed, excluded)}
 
     def _dense_queries(
-        self, mentions: list[str], exact_sets: list[set[str]], allowed: set[int] | None, exclude: Sequence[set[int]] | None
+        self, mentions: list[str], exact_sets: list[set[str]], allowed: set[int] | None, exclude: Sequence[set[int]] | None, shortcut: str
     ) -> np.ndarray:
-        """Query vectors; with ``exact_shortcut`` a mention that is a KB name reuses that name's stored
-        vector instead of running the encoder (same text once normalized)."""
+        """Query vectors; with ``exact_shortcut`` "vector" a mention that is a KB name reuses that name's
+        stored vector instead of running the encoder (same text once normalized); with "sparse" it gets none."""
         queries = np.zeros((len(mentions), self.encoder.dim), dtype=np.float32)
         encoded, reused, rows = [], [], []
         for i, mention in enumerate(mentions):
-            found = self._exact_rows(mention, allowed, exclude[i] if exclude else set()) if exact_sets[i] and self.exact_shortcut else []
+            if exact_sets[i] and shortcut == "sparse" and self.sparse is not None:
+                continue  # not searched densely
+            found = self._exact_rows(mention, allowed, exclude[i] if exclude else set()) if exact_sets[i] and shortcut != "none" else []
             if found:
                 reused.append(i)
                 rows.append(found[0])

@@ -121,7 +121,7 @@ class CountingEncoder:
 
 def test_exact_names_reuse_stored_vectors_with_the_same_candidates(tiny_kb, tiny_model_dir, tmp_path):
     encoder = TextEncoder(tiny_model_dir)
-    plain = Linker.from_kb(tiny_kb, encoder=encoder, cache_dir=tmp_path, nil_threshold=0.0, exact_shortcut=False)
+    plain = Linker.from_kb(tiny_kb, encoder=encoder, cache_dir=tmp_path, nil_threshold=0.0, exact_shortcut="none")
     fast = Linker(tiny_kb, plain.table, CountingEncoder(encoder), plain.dense, plain.sparse, nil_threshold=0.0)
     mentions = ["Enlarged hearts", "pleural efusion", "FEVER"]
     expected, got = plain.link(mentions, k=4), fast.link(mentions, k=4)
@@ -146,3 +146,17 @@ def test_retrieval_cache_keys_on_mention_and_filters(tiny_kb, tiny_model_dir, tm
     linker.link(["fever typo"], k=3)  # evicts the oldest entry (size 2)
     linker.link(["renal insufficency"], k=3)
     assert encoder.seen.count("renal insufficency") == 2
+
+
+def test_sparse_shortcut_skips_dense_search_for_kb_names_only(tiny_kb, tiny_model_dir, tmp_path):
+    built = Linker.from_kb(tiny_kb, encoder=TextEncoder(tiny_model_dir), cache_dir=tmp_path)
+    encoder = CountingEncoder(built.encoder)
+    linker = Linker(tiny_kb, built.table, encoder, built.dense, built.sparse, nil_threshold=0.0)
+    name, typo = linker.link(["Enlarged heart", "pleural efusion"], k=3, exact_shortcut="sparse")
+    assert encoder.seen == ["pleural efusion"]
+    assert name[0].concept_id == "HP:0001640" and name[0].exact
+    assert all(c.dense_score is None for c in name) and any(c.dense_score is not None for c in typo)
+    (vector,) = linker.link(["Enlarged heart"], k=3)  # the linker's default: dense alternatives too
+    assert vector[0].concept_id == "HP:0001640" and any(c.dense_score is not None for c in vector)
+    with pytest.raises(ValueError, match="exact_shortcut"):
+        linker.link(["fever"], exact_shortcut="sometimes")
