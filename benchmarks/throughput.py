@@ -6,8 +6,19 @@ Data (read by relative path, skipped with a message when absent):
   ../shared/data/notes/aci-bench/*.csv (column ``note``; metadata files left out): full clinical notes
   ../shared/data/radiology/indiana_reports.csv (``findings`` + ``impression``): short reports
 
-Every configuration runs in a fresh subprocess (so its peak RSS is its own): notes/s once the
-pipeline is loaded, peak RSS of the process tree (sampled every 50 ms with psutil), load time.
+Every configuration runs in a fresh subprocess (so its memory is its own). clinlink is measured
+through its batch runner, the path of ``clinlink annotate``: ``clinlink.batch.local.run_local``
+with the notes as in-memory rows, writing JSONL shards to a temporary folder, with 1 process
+(one stream through ``nlp.pipe``) and with 2 (a forked pool, one task per partition of notes,
+each worker committing its own shards), so the 2/1 ratio compares like with like. notes/s counts
+from the end of loading to the last shard committed (output written); load s is the pipeline
+build. The baseline runs ``nlp.pipe`` in one process and writes nothing, so the clinlink/baseline
+ratio is, if anything, unfavourable to clinlink. Memory: peak RSS summed over the process tree
+(sampled every 50 ms with psutil; counts pages the workers share with the parent in each
+process) and peak PSS summed the same way (every 0.5 s; shared pages split between sharers).
+CPU s: user + system CPU time of the process and its workers while annotating; on a machine
+shared with other work the notes/s ratio depends on the load, the CPU time ratio much less
+(near 1 means 2 processes do no more work than 1, so they approach 2x on 2 free cores).
 Cold start: a fresh interpreter timing ``import clinlink; clinlink.load(); nlp(first note)``.
 
 Baseline, same run: scispaCy 0.6.2's ``AbbreviationDetector`` and ``CandidateGenerator`` over the
@@ -65,7 +76,11 @@ def indiana_notes(limit: int | None) -> list[str]:
 
 # -- measurement (in the child process) -------------------------------------------------------------------------
 class PeakRss:
-    """Samples the RSS of this process and its children; ``peak`` in bytes."""
+    """Samples the memory of this process and its children: ``peak`` sums their RSS (every 50 ms), which counts
+    pages that forked workers share with the parent once per process; ``peak_pss`` sums their PSS (every 0.5 s:
+    reading it costs more), which splits shared pages between the processes sharing them."""
+
+    PSS_EVERY = 10  # samples
 
     def __init__(self, interval: float = 0.05):
         import psutil
@@ -73,21 +88,31 @@ class PeakRss:
         self.process = psutil.Process()
         self.interval = interval
         self.peak = 0
+        self.peak_pss = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         import psutil
 
+        samples = 0
         while not self._stop.is_set():
-            total = 0
-            for process in [self.process, *self.process.children(recursive=True)]:
-                try:
-                    total += process.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.peak = max(self.peak, total)
+            processes = [self.process, *self.process.children(recursive=True)]
+            self.peak = max(self.peak, self._sum(processes, lambda p: p.memory_info().rss, psutil.Error))
+            if samples % self.PSS_EVERY == 0:
+                self.peak_pss = max(self.peak_pss, self._sum(processes, lambda p: p.memory_full_info().pss, psutil.Error))
+            samples += 1
             time.sleep(self.interval)
+
+    @staticmethod
+    def _sum(processes, read, errors) -> int:
+        total = 0
+        for process in processes:
+            try:
+                total += read(process)
+            except errors:
+                pass
+        return total
 
     def __enter__(self) -> PeakRss:
         self._thread.start()
@@ -98,32 +123,62 @@ class PeakRss:
         self._thread.join()
 
 
-def build_nlp(system: str, exclude: list[str]):
-    if system == "clinlink":
-        import clinlink
-
-        return clinlink.load(exclude=tuple(exclude))
-    return baseline_pipeline()
-
-
 def measure(config: dict) -> dict:
-    """One configuration: load, then annotate every note; runs in a fresh process."""
+    """One configuration, in a fresh process: load, then annotate every note (see the module docstring)."""
+    texts = aci_notes(config["limit"]) if config["dataset"] == "aci-bench" else indiana_notes(config["limit"])
     with PeakRss() as rss:
-        started = time.perf_counter()
-        nlp = build_nlp(config["system"], config["exclude"])
-        loaded = time.perf_counter()
-        texts = aci_notes(config["limit"]) if config["dataset"] == "aci-bench" else indiana_notes(config["limit"])
-        nlp.max_length = max(nlp.max_length, max(map(len, texts)) + 1)
-        first = time.perf_counter()
-        mentions = 0
-        for doc in nlp.pipe(texts, n_process=config["processes"], batch_size=config["batch_size"]):
-            mentions += len(doc.ents)
-        seconds = time.perf_counter() - first
+        if config["system"] == "clinlink":
+            result = measure_batch(config, texts)
+        else:
+            result = measure_pipe(baseline_pipeline, texts, config["batch_size"])
+    return {**config, "notes": len(texts), **result, "peak_rss_mb": round(rss.peak / 2**20), "peak_pss_mb": round(rss.peak_pss / 2**20)}
+
+
+def measure_batch(config: dict, texts: list[str]) -> dict:
+    """clinlink's batch runner (``clinlink annotate``'s path): notes given as table rows, JSONL shards in a temp folder."""
+    import tempfile
+
+    from clinlink.batch.core import BatchJob, PipelineSpec, RunOptions, cached_pipeline
+    from clinlink.batch.inputs import NoteInput
+    from clinlink.batch.local import run_local
+    from clinlink.io.shards import OutputFolder
+
+    started = time.perf_counter()
+    notes = [NoteInput(id=f"note-{number}", origin=f"{config['dataset']}:{number}", text=text) for number, text in enumerate(texts)]
+    spec = PipelineSpec.of(exclude=config["exclude"])
+    options = RunOptions(n_process=config["processes"], batch_size=config["batch_size"], max_chars=max(map(len, texts)) + 1)
+    cached_pipeline(spec)  # loaded before the CPU clock starts (run_local finds it in the cache)
+    load_s = time.perf_counter() - started
+    cpu = cpu_seconds()
+    with tempfile.TemporaryDirectory(prefix="clinlink-throughput-") as out:
+        summary = run_local(BatchJob(notes, OutputFolder(Path(out), "jsonl"), spec, options))
+    cpu = cpu_seconds() - cpu
+    if summary.annotated != len(texts):
+        raise SystemExit(f"{config}: {summary.errors} notes failed: {summary.error_reasons}")
     return {
-        **config, "notes": len(texts), "mentions": mentions, "load_s": round(loaded - started, 2),
-        "seconds": round(seconds, 2), "notes_per_s": round(len(texts) / seconds, 2), "peak_rss_mb": round(rss.peak / 2**20),
-        "pipe_names": nlp.pipe_names,
+        "mentions": summary.mentions, "load_s": round(load_s, 2), "cpu_s": round(cpu, 2), "seconds": round(summary.seconds - summary.load_seconds, 2),
+        "notes_per_s": round(summary.notes_per_second, 2), "shards": summary.shards, "pipe_names": cached_pipeline(spec).pipe_names,
     }
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and its ended (reaped) children: the pool's workers once it shut down."""
+    import resource
+
+    return sum(usage.ru_utime + usage.ru_stime for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
+def measure_pipe(build, texts: list[str], batch_size: int) -> dict:
+    """A pipeline's ``nlp.pipe`` over the texts in this process (the baseline: no output written)."""
+    started = time.perf_counter()
+    nlp = build()
+    loaded = time.perf_counter()
+    nlp.max_length = max(nlp.max_length, max(map(len, texts)) + 1)
+    cpu = cpu_seconds()
+    mentions = sum(len(doc.ents) for doc in nlp.pipe(texts, batch_size=batch_size))
+    seconds = time.perf_counter() - loaded
+    return {"mentions": mentions, "load_s": round(loaded - started, 2), "seconds": round(seconds, 2), "cpu_s": round(cpu_seconds() - cpu, 2),
+            "notes_per_s": round(len(texts) / seconds, 2), "pipe_names": nlp.pipe_names}
 
 
 COLD_START = """
@@ -296,22 +351,24 @@ def main() -> None:
                 config = {"system": system, "exclude": exclude, "dataset": dataset, "limit": limit, "processes": processes, "batch_size": args.batch_size}
                 print(f"running {system} {'-' + ','.join(exclude) if exclude else ''} on {dataset}, {processes} process(es)...", flush=True)
                 rows.append(run_child(config))
+                print(f"  {rows[-1]['notes_per_s']} notes/s, CPU {rows[-1]['cpu_s']} s, load {rows[-1]['load_s']} s, peak RSS {rows[-1]['peak_rss_mb']} MB, PSS {rows[-1]['peak_pss_mb']} MB", flush=True)
 
     def find(system, dataset, processes, exclude=()):
         return next((r for r in rows if r["system"] == system and r["dataset"] == dataset and r["processes"] == processes and tuple(r["exclude"]) == tuple(exclude)), None)
 
     print()
-    header = f"{'dataset':<10} {'system':<28} {'proc':>4} {'notes':>6} {'notes/s':>8} {'mentions':>8} {'peak RSS MB':>11} {'load s':>7}"
+    header = f"{'dataset':<10} {'system':<28} {'proc':>4} {'notes':>6} {'notes/s':>8} {'mentions':>8} {'peak RSS MB':>11} {'peak PSS MB':>11} {'load s':>7} {'CPU s':>7}"
     print(header)
     print("-" * len(header))
     for r in rows:
         label = r["system"] + (f" (no {','.join(r['exclude'])})" if r["exclude"] else "")
-        print(f"{r['dataset']:<10} {label:<28} {r['processes']:>4} {r['notes']:>6} {r['notes_per_s']:>8.1f} {r['mentions']:>8} {r['peak_rss_mb']:>11} {r['load_s']:>7.1f}")
+        print(f"{r['dataset']:<10} {label:<28} {r['processes']:>4} {r['notes']:>6} {r['notes_per_s']:>8.1f} {r['mentions']:>8} {r['peak_rss_mb']:>11} {r['peak_pss_mb']:>11} {r['load_s']:>7.1f} {r['cpu_s']:>7.1f}")
     ratios = {}
     for dataset, _ in datasets:
         one, two, base = find("clinlink", dataset, 1), find("clinlink", dataset, 2), find("scispacy-baseline", dataset, 1)
         if one and two:
             ratios[f"{dataset}: 2 processes / 1"] = round(two["notes_per_s"] / one["notes_per_s"], 2)
+            ratios[f"{dataset}: CPU time, 1 process / 2"] = round(one["cpu_s"] / two["cpu_s"], 2)
         if one and base:
             ratios[f"{dataset}: clinlink / scispaCy baseline (1 process)"] = round(one["notes_per_s"] / base["notes_per_s"], 2)
     print()

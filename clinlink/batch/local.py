@@ -22,7 +22,7 @@ def run_local(job: BatchJob) -> RunSummary:
     started = time.perf_counter()
     state = job.folder.prepare(job.resume)
     summary = RunSummary()
-    cached_pipeline(job.pipeline)  # before any fork: the workers inherit it
+    cached_pipeline(job.pipeline)
     summary.load_seconds = time.perf_counter() - started
     try:
         if job.options.n_process > 1:

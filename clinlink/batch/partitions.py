@@ -44,9 +44,15 @@ def annotate_partition(notes: list[NoteInput], out_dir: str, fmt: str, shard_ind
     return shard.commit()
 
 
+WARM_UP_TEXT = "FINDINGS: Small right pleural effusion. No pneumothorax.\n\nIMPRESSION: Cardiomegaly."
+
+
 def warm_up(pipeline: PipelineSpec) -> str:
-    """Builds the worker's pipeline before its first task; returns its component names."""
-    return ",".join(cached_pipeline(pipeline).pipe_names)
+    """Builds the pipeline and runs it on a short note, so what its components prepare on first use is
+    ready before the first task (and, before a fork, shared by the workers); returns the component names."""
+    nlp = cached_pipeline(pipeline)
+    nlp(WARM_UP_TEXT)
+    return ",".join(nlp.pipe_names)
 
 
 def run_partitions(job: BatchJob, state: ResumeState, summary: RunSummary, executor: Executor, workers: int) -> None:
@@ -94,7 +100,7 @@ def start_method() -> str:
 def process_pool(pipeline: PipelineSpec, processes: int) -> Iterator[ProcessPoolExecutor]:
     """A pool of ``processes`` workers that each hold ``pipeline``.
 
-    With ``fork`` the caller must have built it (:func:`cached_pipeline`) first: the workers
+    With ``fork`` this process builds and warms it (:func:`warm_up`) first: the workers
     inherit that copy copy-on-write, so nothing is loaded again (what is alive at the fork is
     frozen first, as :mod:`clinlink.memory` does after loading, so the workers' garbage
     collector does not write to those pages). With ``spawn`` each worker builds its own at start.
@@ -104,6 +110,7 @@ def process_pool(pipeline: PipelineSpec, processes: int) -> Iterator[ProcessPool
     """
     method = start_method()
     if method == "fork":
+        warm_up(pipeline)
         gc.freeze()
     context = multiprocessing.get_context(method)
     pool = ProcessPoolExecutor(processes, mp_context=context, initializer=start_worker, initargs=(os.getpid(), None if method == "fork" else pipeline))

@@ -85,7 +85,6 @@ def test_forked_workers_use_torch_after_the_parent_used_its_threads(test_pipelin
     """libgomp hangs a forked child that enters an OpenMP region the parent already ran with several threads."""
     torch = pytest.importorskip("torch")
     spec = PipelineSpec.of(test_pipeline)
-    cached_pipeline(spec)
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
