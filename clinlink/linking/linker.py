@@ -359,10 +359,18 @@ class Linker:
 
 
 def _build_dense(table: NameTable, encoder: TextEncoder, kind: str) -> DenseIndex:
+    """Encodes every name on all cores (the pipeline may have set torch to one thread for linking)."""
+    import torch
+
     started = time.perf_counter()
     unique = list(dict.fromkeys(table.names))
     position = {name: i for i, name in enumerate(unique)}
-    vectors = encoder.encode(unique, batch_size=256)[[position[name] for name in table.names]]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(threads, os.cpu_count() or 1))
+    try:
+        vectors = encoder.encode(unique, batch_size=256)[[position[name] for name in table.names]]
+    finally:
+        torch.set_num_threads(threads)
     metadata = {
         "model": str(encoder.model_dir),
         "fingerprint": encoder.fingerprint,
