@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import logging
 import pickle
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
 from clinlink.kb.compiled import atomic_write_bytes
 from clinlink.kb.knowledge_base import KnowledgeBase
+from clinlink.memory import collector_paused
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+#: Entries kept per kind: several pipelines' settings coexist; older code versions' entries go.
+KEEP_PER_KIND = 8
 
 
 def cache_key(kb: KnowledgeBase, **inputs: Any) -> str:
@@ -33,24 +36,33 @@ def file_digest(path: str | Path | None) -> str:
 def cached(kb: KnowledgeBase, kind: str, key: str, build: Callable[[], T]) -> T:
     """``build()`` once per key; later loads read ``<kb dir>/<kind>/<key>.pkl``.
 
-    KBs that are not compiled directories (built in memory) are not cached.
+    Each load marks its entry as used; after a build, all but the ``KEEP_PER_KIND`` most
+    recently used entries of the kind are deleted. KBs that are not compiled directories
+    (built in memory) are not cached.
     """
     if kb.path is None:
         return build()
     path = Path(kb.path) / kind / f"{key}.pkl"
     if path.exists():
-        gc_enabled = gc.isenabled()
-        gc.disable()
         try:
-            return pickle.loads(path.read_bytes())
+            with collector_paused(freeze=False):
+                value = pickle.loads(path.read_bytes())
         except Exception as error:  # noqa: BLE001 - a broken cache is rebuilt, never fatal
             log.warning("%s: unreadable cache (%s); rebuilding", path, error)
-        finally:
-            if gc_enabled:
-                gc.enable()
+        else:
+            with suppress(OSError):  # a read-only cache stays usable
+                path.touch()
+            return value
     value = build()
     try:
         atomic_write_bytes(path, pickle.dumps(value, protocol=5))
+        _prune(path.parent)
     except OSError as error:
         log.warning("%s: cannot write cache (%s)", path, error)
     return value
+
+
+def _prune(folder: Path) -> None:
+    entries = sorted(folder.glob("*.pkl"), key=lambda entry: entry.stat().st_mtime, reverse=True)
+    for stale in entries[KEEP_PER_KIND:]:
+        stale.unlink(missing_ok=True)
