@@ -1,7 +1,7 @@
 """Linking mentions to KB concepts: dense + sparse candidates, reranking, the spaCy component.
 
-``Linker`` and ``TextEncoder`` are imported on first use (they pull in torch, faiss and
-scikit-learn), so importing the spaCy component stays light.
+``Linker`` and ``TextEncoder`` are imported on first use (they pull in torch and faiss),
+so importing the spaCy component stays light.
 """
 
 from typing import TYPE_CHECKING, Any

@@ -231,15 +231,15 @@ class Linker:
         dense_queries = sparse_queries = None
         dense_hits = sparse_hits = None
         depth = max(k, self.retrieve_k)
-        allowed_set = None if allowed is None else set(allowed.tolist())
-        exact_sets = [
-            self._exact_concepts(mention, allowed_set, exclude[i] if exclude else set()) if self.exact_boost else set()
+        exact_rows = [
+            self._exact_rows(mention, allowed, exclude[i] if exclude else set()) if self.exact_boost else []
             for i, mention in enumerate(mentions)
         ]
+        exact_sets = [{self.table.concept_ids[row] for row in rows} for rows in exact_rows]
         if self.dense is not None:
             skip = shortcut == "sparse" and self.sparse is not None
-            searched = [i for i, exact in enumerate(exact_sets) if not (skip and exact)]
-            dense_queries = self._dense_queries(mentions, exact_sets, allowed_set, exclude, shortcut)
+            searched = [i for i, rows in enumerate(exact_rows) if not (skip and rows)]
+            dense_queries = self._dense_queries(mentions, searched, exact_rows if shortcut != "none" else None)
             dense_hits = [None] * len(mentions)
             if searched:
                 found = search_concepts(
@@ -263,34 +263,25 @@ class Linker:
             results.append(rank(merged, exact, self.table, self.preferred_name, k))
         return results
 
-    def _exact_rows(self, mention: str, allowed: set[int] | None, excluded: set[int]) -> list[int]:
-        """Rows of the names the mention is, once normalized."""
-        rows = self.table.rows_by_normalized.get(normalize(mention), ())
-        return [row for row in rows if row not in excluded and (allowed is None or row in allowed)]
+    def _exact_rows(self, mention: str, allowed: np.ndarray | None, excluded: set[int]) -> list[int]:
+        """Rows of the names the mention is, once normalized, among the ``allowed`` (sorted) rows."""
+        rows = [row for row in self.table.rows_by_normalized.get(normalize(mention), ()) if row not in excluded]
+        if allowed is None or not rows:
+            return rows
+        at = np.minimum(np.searchsorted(allowed, rows), len(allowed) - 1)
+        return [row for row, kept in zip(rows, (allowed[at] == rows).tolist()) if kept]
 
-    def _exact_concepts(self, mention: str, allowed: set[int] | None, excluded: set[int]) -> set[str]:
-        return {self.table.concept_ids[row] for row in self._exact_rows(mention, allowed, excluded)}
-
-    def _dense_queries(
-        self, mentions: list[str], exact_sets: list[set[str]], allowed: set[int] | None, exclude: Sequence[set[int]] | None, shortcut: str
-    ) -> np.ndarray:
-        """Query vectors; with ``exact_shortcut`` "vector" a mention that is a KB name reuses that name's
-        stored vector instead of running the encoder (same text once normalized); with "sparse" it gets none."""
+    def _dense_queries(self, mentions: list[str], searched: list[int], exact_rows: list[list[int]] | None) -> np.ndarray:
+        """Query vectors of the ``searched`` mentions (other rows stay zero). With ``exact_rows`` (the
+        "vector" and "sparse" shortcuts) a mention that is a KB name reuses that name's stored vector
+        instead of running the encoder: the same text once normalized."""
         queries = np.zeros((len(mentions), self.encoder.dim), dtype=np.float32)
-        encoded, reused, rows = [], [], []
-        for i, mention in enumerate(mentions):
-            if exact_sets[i] and shortcut == "sparse" and self.sparse is not None:
-                continue  # not searched densely
-            found = self._exact_rows(mention, allowed, exclude[i] if exclude else set()) if exact_sets[i] and shortcut != "none" else []
-            if found:
-                reused.append(i)
-                rows.append(found[0])
-            else:
-                encoded.append(i)
+        reused = [i for i in searched if exact_rows and exact_rows[i]]
+        encoded = [i for i in searched if not (exact_rows and exact_rows[i])]
         if encoded:
             queries[encoded] = self.encoder.encode([mentions[i] for i in encoded], self.batch_size)
         if reused:
-            queries[reused] = self.dense.vectors(np.asarray(rows, dtype=np.int64))
+            queries[reused] = self.dense.vectors(np.asarray([exact_rows[i][0] for i in reused], dtype=np.int64))
         return queries
 
     def _filler(
