@@ -49,6 +49,9 @@ def read_pipeline_config(path: Path) -> dict[str, Any]:
     for position, component in enumerate(data["components"], start=1):
         if not isinstance(component, dict) or "factory" not in component:
             raise ConfigError(f"{path}: component #{position} needs a 'factory'")
+    tokenizer = data.get("tokenizer") or {}
+    if not isinstance(tokenizer, dict) or not isinstance(tokenizer.get("infixes") or [], list):
+        raise ConfigError(f"{path}: 'tokenizer' must be a mapping with an 'infixes' list of regexes")
     return data
 
 

@@ -32,3 +32,10 @@ def test_invalid_infix_names_the_config(tmp_path):
     config.write_text(PIPELINE.replace("[;](?=", "([;](?="), encoding="utf-8")
     with pytest.raises(ConfigError, match="broken.yaml.*infix"):
         clinlink.load(config)
+
+
+def test_malformed_tokenizer_section_names_the_config(tmp_path):
+    config = tmp_path / "odd.yaml"
+    config.write_text(PIPELINE.replace("  infixes:\n    - ", "  infixes: "), encoding="utf-8")
+    with pytest.raises(ConfigError, match="odd.yaml.*infixes"):
+        clinlink.load(config)
