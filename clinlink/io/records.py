@@ -18,20 +18,22 @@ MENTION_COLUMNS = ("id",) + ENTITY_FIELDS
 
 def entity_record(span: Span) -> dict[str, Any]:
     """One mention: character offsets, label, section, assertion and linked concept."""
+    ext = span._  # one accessor for all the extension reads
+    score = ext.score
     return {
         "start": span.start_char,
         "end": span.end_char,
         "text": span.text,
         "label": span.label_,
-        "section": span._.section,
-        "assertion": span._.assertion,
-        "historical": bool(span._.historical),
-        "concept_id": span._.concept_id,
-        "concept_name": span._.concept_name,
-        "score": None if span._.score is None else round(float(span._.score), 4),
-        "codes": span._.codes,
-        "candidates": span._.candidates,
-        "assertion_cues": span._.assertion_cues,
+        "section": ext.section,
+        "assertion": ext.assertion,
+        "historical": bool(ext.historical),
+        "concept_id": ext.concept_id,
+        "concept_name": ext.concept_name,
+        "score": None if score is None else round(float(score), 4),
+        "codes": ext.codes,
+        "candidates": ext.candidates,
+        "assertion_cues": ext.assertion_cues,
     }
 
 

@@ -68,11 +68,16 @@ class FuzzyMatcher:
             if len(self._near_cache) > 200_000:
                 self._near_cache.clear()
             size = len(word)
-            # ratio >= 2 * shorter / (both lengths) bounds the lengths worth comparing
+            # ratio >= 2 * shorter / (both lengths) bounds the lengths worth comparing;
+            # the closest lengths first, where a near word most often is
             bound = self.min_word_score / (200.0 - self.min_word_score)
-            sizes = range(int(size * bound), int(size / bound) + 1)
-            pool = [w for length in sizes for w in self._vocabulary_by_shape.get((word[0], length), ())]
-            near = process.extractOne(word, pool, scorer=fuzz.ratio, score_cutoff=self.min_word_score) is not None
+            sizes = sorted(range(int(size * bound), int(size / bound) + 1), key=lambda length: abs(length - size))
+            buckets = (self._vocabulary_by_shape.get((word[0], length)) for length in sizes)
+            near = any(
+                process.extractOne(word, bucket, scorer=fuzz.ratio, score_cutoff=self.min_word_score) is not None
+                for bucket in buckets
+                if bucket
+            )
             self._near_cache[word] = near
         return near
 
