@@ -14,8 +14,9 @@ each worker committing its own shards), so the 2/1 ratio compares like with like
 from the end of loading to the last shard committed (output written); load s is the pipeline
 build. The baseline runs ``nlp.pipe`` in one process and writes nothing, so the clinlink/baseline
 ratio is, if anything, unfavourable to clinlink. Memory: peak RSS summed over the process tree
-(sampled every 50 ms with psutil; counts pages the workers share with the parent in each
-process) and peak PSS summed the same way (every 0.5 s; shared pages split between sharers).
+(sampled every 0.2 s with psutil; counts pages the workers share with the parent in each
+process) and peak PSS summed the same way (every 1 s; shared pages split between sharers). Reading a 1 GB
+process's PSS takes about 13 ms of CPU: sampled more often, it took CPU from the workers it measured.
 CPU s: user + system CPU time of the process and its workers while annotating; on a machine
 shared with other work the notes/s ratio depends on the load, the CPU time ratio much less
 (near 1 means 2 processes do no more work than 1, so they approach 2x on 2 free cores).
@@ -76,13 +77,13 @@ def indiana_notes(limit: int | None) -> list[str]:
 
 # -- measurement (in the child process) -------------------------------------------------------------------------
 class PeakRss:
-    """Samples the memory of this process and its children: ``peak`` sums their RSS (every 50 ms), which counts
-    pages that forked workers share with the parent once per process; ``peak_pss`` sums their PSS (every 0.5 s:
+    """Samples the memory of this process and its children: ``peak`` sums their RSS (every 0.2 s), which counts
+    pages that forked workers share with the parent once per process; ``peak_pss`` sums their PSS (every 1 s:
     reading it costs more), which splits shared pages between the processes sharing them."""
 
-    PSS_EVERY = 10  # samples
+    PSS_EVERY = 5  # samples
 
-    def __init__(self, interval: float = 0.05):
+    def __init__(self, interval: float = 0.2):
         import psutil
 
         self.process = psutil.Process()

@@ -78,17 +78,28 @@ def make_linker(
     ``override_margin`` (see the module doc), ``batch_size`` (spans linked per call in ``pipe``) and
     ``exact_shortcut`` (see :meth:`Linker.from_kb`: "sparse" by default, as a dictionary match that is a
     KB name keeps that concept and needs no dense search; "vector" gives it dense alternatives too),
-    ``threads``: torch threads (process-wide; None: torch's default). One suits the few mentions a batch
-    of notes has to encode and one process per core; two threads on a busy 2-core machine ran 6x slower."""
+    ``threads``: threads of torch, OpenMP and BLAS (process-wide, see :func:`limit_threads`; None: their defaults)."""
     register_extensions()
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
     linker = load_linker(kb, encoder, sparse)
+    if threads:
+        limit_threads(threads)
     return LinkerComponent(
         linker, k, sources, within, groups, nil_threshold, use_abbreviations, override_margin, batch_size, exact_shortcut
     )
+
+
+def limit_threads(threads: int) -> None:
+    """Caps the thread pools of torch, OpenMP (FAISS) and BLAS (numpy, FAISS) in this process.
+
+    One thread suits the few mentions a batch of notes has to encode and one process per core: with
+    their default of one thread per core, FAISS and BLAS spun both cores of a 2-core machine for no
+    gain (twice the CPU time at the same speed), and two torch threads on a busy 2-core machine ran 6x slower.
+    """
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    threadpool_limits(limits=threads)  # the libraries loaded by now (numpy, FAISS); stays in effect
 
 
 class LinkerComponent:
