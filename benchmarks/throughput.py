@@ -1,6 +1,6 @@
 """Throughput, memory and cold start of the default pipeline, side by side with a scispaCy baseline.
 
-    python benchmarks/throughput.py [--aci-limit N] [--indiana-limit N] [--processes 1 2]
+    python benchmarks/throughput.py [--aci-limit N] [--indiana-limit N] [--processes 1 2] [--repeats 3]
 
 Data (read by relative path, skipped with a message when absent):
   ../shared/data/notes/aci-bench/*.csv (column ``note``; metadata files left out): full clinical notes
@@ -20,7 +20,9 @@ process's PSS takes about 13 ms of CPU: sampled more often, it took CPU from the
 CPU s: user + system CPU time of the process and its workers while annotating; on a machine
 shared with other work the notes/s ratio depends on the load, the CPU time ratio much less
 (near 1 means 2 processes do no more work than 1, so they approach 2x on 2 free cores).
-Cold start: a fresh interpreter timing ``import clinlink; clinlink.load(); nlp(first note)``.
+Each clinlink configuration runs ``--repeats`` times (in rounds over all of them) and the run with the
+median notes/s is reported, with every run's figure in the JSON: on this shared machine the same run
+varies by 20-30 %. Cold start: a fresh interpreter timing ``import clinlink; clinlink.load(); nlp(first note)``.
 
 Baseline, same run: scispaCy 0.6.2's ``AbbreviationDetector`` and ``CandidateGenerator`` over the
 same KB names as clinlink's NER (HPO + ICD-10-CM, DISO). scispaCy's ``create_tfidf_ann_index``
@@ -39,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -53,6 +56,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 INDEX_DIR = RESULTS / "scispacy_index"
 BASELINE_THRESHOLD = 0.85
 BASELINE_MAX_NGRAM = 4
+COLD_STARTS = 5  # fresh interpreters timed; the median is reported (single runs vary by a second here)
 
 
 # -- data -------------------------------------------------------------------------------------------------------
@@ -301,6 +305,12 @@ def baseline_pipeline():
 
 
 # -- driver -----------------------------------------------------------------------------------------------------
+def median_run(runs: list[dict]) -> dict:
+    """The run with the median notes/s (the lower middle one for an even count), with every run's notes/s."""
+    ordered = sorted(runs, key=lambda run: run["notes_per_s"])
+    return {**ordered[(len(ordered) - 1) // 2], "notes_per_s_runs": [run["notes_per_s"] for run in runs]}
+
+
 def run_child(config: dict) -> dict:
     result = subprocess.run([sys.executable, __file__, "--child", json.dumps(config)], capture_output=True, text=True, cwd=ROOT)
     if result.returncode != 0:
@@ -315,6 +325,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each clinlink configuration; the median is reported")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -332,9 +343,10 @@ def main() -> None:
     if not datasets:
         raise SystemExit("no benchmark data under ../shared/data; nothing to measure")
 
-    import clinlink
+    from clinlink.pipeline import find_pipeline, read_pipeline_config
 
-    names = clinlink.load().pipe_names
+    # component names from the config: a pipeline loaded here slowed the children measured beside it
+    names = [c.get("name", c["factory"]) for c in read_pipeline_config(find_pipeline(None))["components"]]
     variants = [("clinlink", [])] + ([("clinlink", ["linker"])] if "linker" in names else [])
     if not args.no_baseline:
         if not (INDEX_DIR / "nmslib_index.bin").exists():
@@ -344,15 +356,23 @@ def main() -> None:
             print(f"  built in {time.perf_counter() - started:.0f} s")
         variants.append(("scispacy-baseline", []))
 
-    cold = [cold_start() for _ in range(2)]
-    rows = []
-    for dataset, limit in datasets:
-        for system, exclude in variants:
-            for processes in args.processes if system == "clinlink" else args.processes[:1]:  # the baseline's ratio is at 1 process
-                config = {"system": system, "exclude": exclude, "dataset": dataset, "limit": limit, "processes": processes, "batch_size": args.batch_size}
-                print(f"running {system} {'-' + ','.join(exclude) if exclude else ''} on {dataset}, {processes} process(es)...", flush=True)
-                rows.append(run_child(config))
-                print(f"  {rows[-1]['notes_per_s']} notes/s, CPU {rows[-1]['cpu_s']} s, load {rows[-1]['load_s']} s, peak RSS {rows[-1]['peak_rss_mb']} MB, PSS {rows[-1]['peak_pss_mb']} MB", flush=True)
+    cold = [cold_start() for _ in range(COLD_STARTS)]
+    configs = [
+        {"system": system, "exclude": exclude, "dataset": dataset, "limit": limit, "processes": processes, "batch_size": args.batch_size}
+        for dataset, limit in datasets
+        for system, exclude in variants
+        for processes in (args.processes if system == "clinlink" else args.processes[:1])  # the baseline's ratio is at 1 process
+    ]
+    runs: list[list[dict]] = [[] for _ in configs]
+    for repeat in range(args.repeats):  # rounds over every configuration, so a slow spell of the machine hits them alike
+        for config, done in zip(configs, runs):
+            if config["system"] != "clinlink" and repeat:
+                continue  # the baseline is slow and steady: one run
+            print(f"running {config['system']} {'-' + ','.join(config['exclude']) if config['exclude'] else ''} on {config['dataset']}, "
+                  f"{config['processes']} process(es), round {repeat + 1}...", flush=True)
+            done.append(run_child(config))
+            print(f"  {done[-1]['notes_per_s']} notes/s, CPU {done[-1]['cpu_s']} s, load {done[-1]['load_s']} s, peak RSS {done[-1]['peak_rss_mb']} MB, PSS {done[-1]['peak_pss_mb']} MB", flush=True)
+    rows = [median_run(done) for done in runs]
 
     def find(system, dataset, processes, exclude=()):
         return next((r for r in rows if r["system"] == system and r["dataset"] == dataset and r["processes"] == processes and tuple(r["exclude"]) == tuple(exclude)), None)
@@ -375,7 +395,9 @@ def main() -> None:
     print()
     for name, value in ratios.items():
         print(f"{name}: {value}x")
-    print("cold start (import + load + first doc, fresh interpreter): " + ", ".join(f"{c['total_s']} s (load {c['load_s']} s)" for c in cold))
+    loads, totals = sorted(c["load_s"] for c in cold), sorted(c["total_s"] for c in cold)
+    print(f"cold start, {len(cold)} fresh interpreters: import + load median {statistics.median(loads)} s "
+          f"(range {loads[0]}-{loads[-1]}); with the first doc median {statistics.median(totals)} s (range {totals[0]}-{totals[-1]})")
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / "throughput.json"
     out.write_text(json.dumps({"pipeline": names, "cold_start": cold, "runs": rows, "ratios": ratios, "cpus": os.cpu_count()}, indent=2), encoding="utf-8")

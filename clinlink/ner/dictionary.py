@@ -12,7 +12,7 @@ import yaml
 from clinlink.errors import ConfigError
 from clinlink.kb.knowledge_base import KnowledgeBase
 from clinlink.ner.variants import VariantRules, load_variant_rules
-from clinlink.text.normalize import order_free_key, stem, tokens
+from clinlink.text.normalize import order_free_key, order_free_key_of_stems, stem, tokens
 
 FUNCTION_WORDS = frozenset("a an and the of in on with without to for or no not is was are be by at as from".split())
 # Function words that may sit inside an order-free window ("stenosis of the pulmonary artery").
@@ -132,7 +132,7 @@ class MentionDictionary:
                 if ids:
                     return ids, "exact"
         if len(words) > 1 and _order_free_window(words):
-            ids = self.order_free.get(order_free_key(" ".join(words)))
+            ids = self.order_free.get(order_free_key_of_stems(words))
             if ids:
                 return ids, "order"
         return None

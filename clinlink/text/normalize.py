@@ -116,3 +116,8 @@ def order_free_key(text: str) -> str:
     """``normalize`` without stop words and with sorted tokens (word-order free)."""
     words = [stem(token) for token in tokens(text) if token not in _STOP]
     return " ".join(sorted(words))
+
+
+def order_free_key_of_stems(stems: tuple[str, ...]) -> str:
+    """:func:`order_free_key` of words that are already tokens folded by :func:`stem` (no second pass)."""
+    return " ".join(sorted(word for word in stems if word not in _STOP))
