@@ -6,12 +6,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from functools import cached_property
 from pathlib import Path
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from clinlink.errors import KnowledgeBaseError
 from clinlink.kb.concept import Concept
 from clinlink.text.normalize import normalize
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 #: Cross-reference prefixes that mean the same vocabulary, folded to one name.
 XREF_ALIASES = {
@@ -146,7 +148,9 @@ class KnowledgeBase:
     # -- hierarchy ----------------------------------------------------------
     @cached_property
     def graph(self) -> nx.DiGraph:
-        """Hierarchy as a DiGraph with edges child -> parent."""
+        """Hierarchy as a DiGraph with edges child -> parent (networkx is imported on first use, not at load)."""
+        import networkx as nx
+
         graph = nx.DiGraph()
         graph.add_nodes_from(self._concepts)
         for concept in self._concepts.values():
@@ -170,11 +174,15 @@ class KnowledgeBase:
 
     def ancestors(self, concept_id: str) -> set[str]:
         """Every concept above ``concept_id`` (not itself)."""
-        return nx.descendants(self.graph, self._node(concept_id))
+        from networkx import descendants
+
+        return descendants(self.graph, self._node(concept_id))
 
     def descendants(self, concept_id: str) -> set[str]:
         """Every concept below ``concept_id`` (not itself)."""
-        return nx.ancestors(self.graph, self._node(concept_id))
+        from networkx import ancestors
+
+        return ancestors(self.graph, self._node(concept_id))
 
     def is_a(self, concept_id: str, ancestor_id: str) -> bool:
         """True when ``concept_id`` is ``ancestor_id`` or lies below it."""
