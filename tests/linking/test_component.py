@@ -77,3 +77,18 @@ def test_linker_is_loaded_once_per_process(tiny_kb, tiny_model_dir):
     first = make_nlp(tiny_kb, tiny_model_dir).get_pipe("clinlink_linker").linker
     second = make_nlp(tiny_kb, tiny_model_dir, k=2).get_pipe("clinlink_linker").linker
     assert first is second
+
+
+def test_threads_setting_caps_torch_openmp_and_blas(tiny_kb, tiny_model_dir):
+    import torch
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    torch_threads = torch.get_num_threads()
+    with threadpool_limits(limits=2):  # restores every pool's limit on exit
+        torch.set_num_threads(2)
+        make_nlp(tiny_kb, tiny_model_dir, threads=1)
+        pools = {(pool["internal_api"], pool["filepath"]): pool["num_threads"] for pool in threadpool_info()}
+        assert any(api in ("openblas", "mkl", "blis") for api, _ in pools), pools  # numpy's BLAS at least
+        assert set(pools.values()) == {1}, pools
+        assert torch.get_num_threads() == 1
+    torch.set_num_threads(torch_threads)
