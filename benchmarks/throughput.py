@@ -311,6 +311,13 @@ def median_run(runs: list[dict]) -> dict:
     return {**ordered[(len(ordered) - 1) // 2], "notes_per_s_runs": [run["notes_per_s"] for run in runs]}
 
 
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def run_child(config: dict) -> dict:
     result = subprocess.run([sys.executable, __file__, "--child", json.dumps(config)], capture_output=True, text=True, cwd=ROOT)
     if result.returncode != 0:
@@ -325,7 +332,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--no-baseline", action="store_true")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each clinlink configuration; the median is reported")
+    parser.add_argument("--repeats", type=positive_int, default=3, help="runs of each clinlink configuration; the median is reported")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -114,10 +115,9 @@ def normalize(text: str) -> str:
 @lru_cache(maxsize=500_000)
 def order_free_key(text: str) -> str:
     """``normalize`` without stop words and with sorted tokens (word-order free)."""
-    words = [stem(token) for token in tokens(text) if token not in _STOP]
-    return " ".join(sorted(words))
+    return order_free_key_of_stems(stem(token) for token in tokens(text) if token not in _STOP)
 
 
-def order_free_key_of_stems(stems: tuple[str, ...]) -> str:
+def order_free_key_of_stems(stems: Iterable[str]) -> str:
     """:func:`order_free_key` of words that are already tokens folded by :func:`stem` (no second pass)."""
     return " ".join(sorted(word for word in stems if word not in _STOP))
