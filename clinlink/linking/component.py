@@ -24,17 +24,29 @@ from clinlink.linking.candidates import NIL_THRESHOLD, Candidate
 if TYPE_CHECKING:  # the linker pulls in faiss and torch: imported on first use only
     from clinlink.linking.linker import Linker
 
-_LINKERS: dict[tuple[str, str, bool], Linker] = {}
+_LINKERS: dict[tuple[str, str, bool, str], Linker] = {}
 
 
-def load_linker(kb: str | None = None, encoder: str | None = None, sparse: bool = True) -> Linker:
-    """One linker per process for a (KB, encoder, sparse) triple; ``kb`` is a compiled KB dir or a config name."""
-    key = (str(kb or "default"), str(encoder or ""), sparse)
+def load_linker(kb: str | None = None, encoder: str | None = None, sparse: bool = True, reranker: str | None = None) -> Linker:
+    """One linker per process for a (KB, encoder, sparse, reranker) key; ``kb`` is a compiled KB dir or a
+    config name; ``reranker``: a cross-encoder directory, "default" (``models/cross-encoder``) or None."""
+    key = (str(kb or "default"), str(encoder or ""), sparse, str(reranker or ""))
     if key not in _LINKERS:
         from clinlink.linking.linker import Linker
 
-        _LINKERS[key] = Linker.from_kb(shared_kb(kb), encoder=encoder, sparse=sparse)
+        knowledge_base = shared_kb(kb)
+        _LINKERS[key] = Linker.from_kb(
+            knowledge_base, encoder=encoder, sparse=sparse, reranker=_load_reranker(knowledge_base, reranker)
+        )
     return _LINKERS[key]
+
+
+def _load_reranker(kb, reranker: str | None):
+    if not reranker:
+        return None
+    from clinlink.linking.rerank import CrossEncoderReranker
+
+    return CrossEncoderReranker(kb, None if reranker == "default" else reranker)
 
 
 @Language.factory(
@@ -53,6 +65,7 @@ def load_linker(kb: str | None = None, encoder: str | None = None, sparse: bool 
         "batch_size": 256,
         "exact_shortcut": "sparse",
         "threads": 1,
+        "reranker": None,
     },
 )
 def make_linker(
@@ -71,6 +84,7 @@ def make_linker(
     batch_size: int,
     exact_shortcut: str,
     threads: int | None,
+    reranker: str | None,
 ) -> LinkerComponent:
     """Settings: ``kb`` (compiled KB dir or ontology config name; None: the default KB),
     ``encoder`` (model dir; None: the default), ``k`` candidates kept, filters
@@ -78,9 +92,11 @@ def make_linker(
     ``override_margin`` (see the module doc), ``batch_size`` (spans linked per call in ``pipe``) and
     ``exact_shortcut`` (see :meth:`Linker.from_kb`: "sparse" by default, as a dictionary match that is a
     KB name keeps that concept and needs no dense search; "vector" gives it dense alternatives too),
-    ``threads``: threads of torch, OpenMP and BLAS (process-wide, see :func:`limit_threads`; None: their defaults)."""
+    ``threads``: threads of torch, OpenMP and BLAS (process-wide, see :func:`limit_threads`; None: their defaults),
+    ``reranker``: a cross-encoder directory, or "default" for ``models/cross-encoder``, that reranks the
+    candidates of mentions whose retrieval margin is not safe, with the sentence as context (None: no reranking)."""
     register_extensions()
-    linker = load_linker(kb, encoder, sparse)
+    linker = load_linker(kb, encoder, sparse, reranker)
     if threads:
         limit_threads(threads)
     return LinkerComponent(

@@ -121,3 +121,28 @@ def test_calibration_picks_a_gate_no_worse_than_retrieval(tiny_kb, tiny_bert_dir
     assert result["acc@1"] >= result["acc@1_retrieval"]
     closed = [row for row in result["grid"] if row["margin"] == 0.0]
     assert all(row["reranked"] == 0 and row["acc@1"] == result["acc@1_retrieval"] for row in closed)
+
+
+def test_the_linker_component_reranks_with_the_sentence_as_context(tiny_kb, tiny_bert_dir, tiny_cross_encoder_dir):
+    import spacy
+
+    import clinlink.linking.component  # noqa: F401  (registers the factory)
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    config = {"kb": str(tiny_kb.path), "encoder": str(tiny_bert_dir), "reranker": str(tiny_cross_encoder_dir), "nil_threshold": 0.0, "k": 3}
+    component = nlp.add_pipe("clinlink_linker", config=config)
+    reranker = component.linker.reranker
+    assert isinstance(reranker, CrossEncoderReranker) and reranker.model_dir == tiny_cross_encoder_dir
+    reranker.margin = 1.0  # every inexact list is unsafe
+    text = "No fever. The film shows an enlarged heart silhouette today."
+    doc = nlp.make_doc(text)
+    start = text.index("enlarged heart silhouette")
+    doc.ents = [doc.char_span(start, start + len("enlarged heart silhouette"), label="PHENOTYPE")]
+    for name, pipe in nlp.pipeline:
+        doc = pipe(doc)
+    assert reranker.model_calls == 1
+    assert list(reranker._cache) == [("enlarged heart silhouette", "The film shows an enlarged heart silhouette today.")]
+    assert doc.ents[0]._.concept_id == doc.ents[0]._.candidates[0][0]
+    plain = spacy.blank("en").add_pipe("clinlink_linker", config=config | {"reranker": None})
+    assert plain.linker.reranker is None and plain.linker is not component.linker
