@@ -40,11 +40,10 @@ log = logging.getLogger(__name__)
 
 #: Where the trained default cross-encoder lives (repository ``models/cross-encoder``).
 DEFAULT_CROSS_ENCODER = Path(__file__).resolve().parents[2] / "models" / "cross-encoder"
-#: Settings saved beside the weights: the input format (so training and run time format pairs alike)
-#: and the gate ``margin`` and fusion ``weight`` calibrated on held-out synonyms after training.
+#: Settings saved beside the weights: the input format and list length (so training and run time
+#: build the same lists) and the gate ``margin`` and fusion ``weight`` calibrated on held-out synonyms.
 SETTINGS_FILE = "reranker.json"
-DEFAULT_SETTINGS = {"max_length": 64, "synonyms": 3, "context_words": 8, "margin": 0.1, "weight": 0.5}
-TOP_K = 16
+DEFAULT_SETTINGS = {"max_length": 64, "synonyms": 3, "context_words": 8, "top_k": 16, "margin": 0.1, "weight": 0.5}
 
 
 def context_window(mention: str, context: str | None, words: int) -> str:
@@ -101,7 +100,8 @@ class CrossEncoderReranker:
 
     ``model``: a directory (default ``models/cross-encoder``), loaded with
     ``local_files_only=True``. ``kb`` supplies candidates' synonyms and parents.
-    ``margin`` / ``weight``: None takes the calibrated values saved with the model.
+    ``top_k`` / ``margin`` / ``weight``: None takes the values saved with the model (``top_k``: the
+    list length it was trained on).
     ``model_calls`` counts forward passes (the cache saves them).
     """
 
@@ -109,7 +109,7 @@ class CrossEncoderReranker:
         self,
         kb: KnowledgeBase,
         model: str | Path | None = None,
-        top_k: int = TOP_K,
+        top_k: int | None = None,
         margin: float | None = None,
         weight: float | None = None,
         cache_size: int = 4096,
@@ -132,8 +132,8 @@ class CrossEncoderReranker:
         self.model = PairScorer.load(self.model_dir)
         self.model.eval()
         self.kb = kb
-        self.top_k = top_k
         self.inputs = read_settings(self.model_dir)
+        self.top_k = int(self.inputs["top_k"] if top_k is None else top_k)
         self.margin = float(self.inputs["margin"] if margin is None else margin)
         self.weight = float(self.inputs["weight"] if weight is None else weight)
         self.cache_size = cache_size

@@ -188,7 +188,9 @@ def train_cross_encoder(
     save_file(network.head_weights(), str(Path(out) / HEAD_FILE), metadata={"format": "pt"})
     (Path(out) / HEAD_FILE).chmod(0o644)
     files = weight_files(out)
-    inputs = {"max_length": settings.max_length, "synonyms": settings.synonyms, "context_words": settings.context_words}
+    inputs = {
+        "max_length": settings.max_length, "synonyms": settings.synonyms, "context_words": settings.context_words, "top_k": settings.top_k,
+    }
     settings_path = Path(out) / SETTINGS_FILE
     settings_path.write_text(json.dumps(inputs, indent=2) + "\n", encoding="utf-8")
     summary: dict[str, Any] = {
@@ -203,7 +205,7 @@ def train_cross_encoder(
     }
     if settings.calibration_queries:
         held_out = held_out_queries(linker, settings.sources, settings.calibration_queries, settings.training.seed)
-        reranker = CrossEncoderReranker(kb, out, top_k=settings.top_k)
+        reranker = CrossEncoderReranker(kb, out)
         calibration = calibrate(reranker, linker, held_out)
         inputs.update(margin=calibration["margin"], weight=calibration["weight"])
         settings_path.write_text(json.dumps(inputs, indent=2) + "\n", encoding="utf-8")

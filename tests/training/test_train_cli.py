@@ -64,9 +64,9 @@ def test_cross_encoder_training_mines_lists_and_saves_a_working_reranker(
     assert "gold_in_top_k" in card and "calibration" in card
     assert json.loads((out / "config.json").read_text())["num_hidden_layers"] == 1
     saved = json.loads((out / "reranker.json").read_text())
-    assert {"margin", "weight", "max_length"} <= set(saved)
+    assert {"margin", "weight", "max_length"} <= set(saved) and saved["top_k"] == 4
     reranker = CrossEncoderReranker(tiny_kb, out)
-    assert (reranker.margin, reranker.weight) == (saved["margin"], saved["weight"])
+    assert (reranker.margin, reranker.weight, reranker.top_k) == (saved["margin"], saved["weight"], 4)
     logits = reranker.logits("big heart", None, ["HP:9900002", "HP:9900005"])
     assert len(logits) == 2 and logits[0] != logits[1]
 
