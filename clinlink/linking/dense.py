@@ -2,7 +2,9 @@
 
 ``kind="flat"`` (default) is exact and fits up to about a million names
 (memory: ``n_names * dim * 4`` bytes, e.g. 101k names x 384 = 155 MB, loaded
-memory-mapped). ``kind="hnsw"`` is approximate for UMLS scale (millions of
+memory-mapped). It is searched with torch over the stored vectors (a matrix product and
+``topk`` per block of queries, filters as a row mask or a cached copy of the allowed rows):
+the same results as FAISS's flat search, at about a third of its CPU time on one thread. ``kind="hnsw"`` is approximate for UMLS scale (millions of
 names): the same vectors plus the graph, about ``n_names * (dim * 4 + M * 2 * 4)``
 bytes (M=32: +256 bytes a name, 16M names x 384 dims = 29 GB), searched much faster.
 """
@@ -24,10 +26,12 @@ log = logging.getLogger(__name__)
 INDEX_FILE = "dense.faiss"
 META_FILE = "dense.json"
 KINDS = ("flat", "hnsw")
-#: Filters that keep at least half the rows are searched in the whole index, the others' rows dropped;
-#: smaller ones that keep at most this many rows in an exact flat copy of those rows (cached);
-#: the rest through a FAISS ID selector.
+#: Filters that keep at least half the rows are searched in the whole index, the others' rows dropped
+#: (flat: masked); smaller ones that keep at most this many rows in an exact flat copy of those rows
+#: (cached); the rest through a row mask (flat) or a FAISS ID selector (hnsw).
 EXACT_FILTER_ROWS = 200_000
+#: Queries scored together by the flat search: a block of scores is ``QUERY_BLOCK x rows`` floats.
+QUERY_BLOCK = 128
 
 
 class DenseIndex:
@@ -36,7 +40,8 @@ class DenseIndex:
     def __init__(self, index: faiss.Index, metadata: dict):
         self.index = index
         self.metadata = metadata
-        self._subsets: OrderedDict[bytes, tuple[faiss.Index, np.ndarray]] = OrderedDict()
+        self._subsets: OrderedDict[bytes, tuple] = OrderedDict()
+        self._matrix: np.ndarray | None = None
 
     @classmethod
     def build(
@@ -99,6 +104,8 @@ class DenseIndex:
         any size of the allowed set.
         """
         queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if isinstance(self.index, faiss.IndexFlat):
+            return self._search_flat(queries, n, allowed)
         if allowed is None:
             n = min(n, len(self))
             if isinstance(self.index, faiss.IndexHNSWFlat):
@@ -115,6 +122,53 @@ class DenseIndex:
         subset, rows = self._subset(allowed)
         scores, found = subset.search(queries, n)
         return scores, np.where(found >= 0, rows[np.maximum(found, 0)], -1)
+
+    def _search_flat(self, queries: np.ndarray, n: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top ``n`` of a flat index: scores of a block of queries against every (allowed) row, then ``topk``."""
+        import torch
+
+        matrix, rows, excluded = self._flat_rows(allowed)
+        count = len(self) if allowed is None else len(allowed)
+        n = min(n, count)
+        out_scores = np.full((len(queries), n), -np.inf, dtype=np.float32)
+        out_rows = np.full((len(queries), n), -1, dtype=np.int64)
+        if n == 0:
+            return out_scores, out_rows
+        with torch.inference_mode():
+            for start in range(0, len(queries), QUERY_BLOCK):
+                scores = torch.from_numpy(queries[start : start + QUERY_BLOCK]) @ matrix.T
+                if excluded is not None:
+                    scores.masked_fill_(excluded, -torch.inf)
+                values, found = torch.topk(scores, n, dim=1)
+                out_scores[start : start + len(values)] = values.numpy()
+                out_rows[start : start + len(values)] = found.numpy() if rows is None else rows[found.numpy()]
+        return out_scores, out_rows
+
+    def _flat_rows(self, allowed: np.ndarray | None):
+        """(vectors as a tensor, their row ids or None for all rows, a mask of excluded rows or None) for a filter.
+
+        A filter keeping at most ``EXACT_FILTER_ROWS`` rows and less than half of them gets a copy of its
+        rows; a wider one a mask over every row. Both are cached for the last few filters.
+        """
+        import torch
+
+        if self._matrix is None:
+            self._matrix = faiss.rev_swig_ptr(self.index.get_xb(), len(self) * self.index.d).reshape(len(self), self.index.d)
+        every = torch.from_numpy(self._matrix)
+        if allowed is None:
+            return every, None, None
+        key = allowed.tobytes()
+        if key not in self._subsets:
+            if len(allowed) <= EXACT_FILTER_ROWS and len(allowed) * 2 < len(self):
+                self._subsets[key] = (torch.from_numpy(self._matrix[allowed]), allowed, None)
+            else:
+                excluded = torch.ones(len(self), dtype=torch.bool)
+                excluded[torch.from_numpy(allowed.astype(np.int64))] = False
+                self._subsets[key] = (every, None, excluded)
+            while len(self._subsets) > 4:
+                self._subsets.popitem(last=False)
+        self._subsets.move_to_end(key)
+        return self._subsets[key]
 
     def _search_filtered(self, queries: np.ndarray, n: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Most rows allowed: search the whole index for more rows and drop the others; queries
@@ -160,7 +214,10 @@ class DenseIndex:
 
     def vectors(self, rows: np.ndarray) -> np.ndarray:
         """The stored vectors of ``rows``."""
-        return self.index.reconstruct_batch(np.asarray(rows, dtype=np.int64))
+        rows = np.asarray(rows, dtype=np.int64)
+        if self._matrix is not None:
+            return self._matrix[rows]
+        return self.index.reconstruct_batch(rows)
 
     def score_rows(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Inner products of one query vector with the given rows."""
