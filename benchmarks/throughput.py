@@ -20,6 +20,8 @@ process's PSS takes about 13 ms of CPU: sampled more often, it took CPU from the
 CPU s: user + system CPU time of the process and its workers while annotating; on a machine
 shared with other work the notes/s ratio depends on the load, the CPU time ratio much less
 (near 1 means 2 processes do no more work than 1, so they approach 2x on 2 free cores).
+When a trained cross-encoder is in ``models/cross-encoder``, the default pipeline also runs with its
+linker's ``reranker`` switched (on if the pipeline has none, off if it has one), so both are measured.
 Each clinlink configuration runs ``--repeats`` times (in rounds over all of them) and the run with the
 median notes/s is reported, with every run's figure in the JSON: on this shared machine the same run
 varies by 20-30 %. Cold start: a fresh interpreter timing ``import clinlink; clinlink.load(); nlp(first note)``.
@@ -150,7 +152,7 @@ def measure_batch(config: dict, texts: list[str]) -> dict:
 
     started = time.perf_counter()
     notes = [NoteInput(id=f"note-{number}", origin=f"{config['dataset']}:{number}", text=text) for number, text in enumerate(texts)]
-    spec = PipelineSpec.of(exclude=config["exclude"])
+    spec = PipelineSpec.of(exclude=config["exclude"], **config.get("overrides", {}))
     options = RunOptions(n_process=config["processes"], batch_size=config["batch_size"], max_chars=max(map(len, texts)) + 1)
     cached_pipeline(spec)  # loaded before the CPU clock starts (run_local finds it in the cache)
     load_s = time.perf_counter() - started
@@ -160,7 +162,11 @@ def measure_batch(config: dict, texts: list[str]) -> dict:
     cpu = cpu_seconds() - cpu
     if summary.annotated != len(texts):
         raise SystemExit(f"{config}: {summary.errors} notes failed: {summary.error_reasons}")
+    nlp = cached_pipeline(spec)
+    reranker = nlp.get_pipe("linker").linker.reranker if "linker" in nlp.pipe_names else None
     return {
+        # lists the cross-encoder scored in this process (the workers' own counts stay in the workers)
+        "rerank_model_calls": reranker.model_calls if reranker is not None and config["processes"] == 1 else None,
         "mentions": summary.mentions, "load_s": round(load_s, 2), "cpu_s": round(cpu, 2), "seconds": round(summary.seconds - summary.load_seconds, 2),
         "notes_per_s": round(summary.notes_per_second, 2), "shards": summary.shards, "pipe_names": cached_pipeline(spec).pipe_names,
     }
@@ -318,6 +324,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+def label(config: dict) -> str:
+    """"clinlink", "clinlink (no linker)", "clinlink (reranker: None)"..."""
+    notes = [f"no {','.join(config['exclude'])}"] if config["exclude"] else []
+    notes += [f"{key}: {value}" for settings in config.get("overrides", {}).values() for key, value in settings.items()]
+    return config["system"] + (f" ({'; '.join(notes)})" if notes else "")
+
+
 def run_child(config: dict) -> dict:
     result = subprocess.run([sys.executable, __file__, "--child", json.dumps(config)], capture_output=True, text=True, cwd=ROOT)
     if result.returncode != 0:
@@ -353,21 +366,32 @@ def main() -> None:
     from clinlink.pipeline import find_pipeline, read_pipeline_config
 
     # component names from the config: a pipeline loaded here slowed the children measured beside it
-    names = [c.get("name", c["factory"]) for c in read_pipeline_config(find_pipeline(None))["components"]]
-    variants = [("clinlink", [])] + ([("clinlink", ["linker"])] if "linker" in names else [])
+    components = read_pipeline_config(find_pipeline(None))["components"]
+    names = [c.get("name", c["factory"]) for c in components]
+    variants: list[tuple[str, list[str], dict]] = [("clinlink", [], {})]
+    linker = next((c for c in components if c.get("name", c["factory"]) == "linker"), None)
+    if linker is not None:
+        from clinlink.linking.rerank import DEFAULT_CROSS_ENCODER
+
+        if (linker.get("config") or {}).get("reranker"):
+            variants.append(("clinlink", [], {"linker": {"reranker": None}}))
+        elif DEFAULT_CROSS_ENCODER.is_dir():
+            variants.append(("clinlink", [], {"linker": {"reranker": "default"}}))
+        variants.append(("clinlink", ["linker"], {}))
     if not args.no_baseline:
         if not (INDEX_DIR / "nmslib_index.bin").exists():
             print("building the scispaCy baseline index (once; cached in benchmarks/results/scispacy_index)")
             started = time.perf_counter()
             build_baseline_index()
             print(f"  built in {time.perf_counter() - started:.0f} s")
-        variants.append(("scispacy-baseline", []))
+        variants.append(("scispacy-baseline", [], {}))
 
     cold = [cold_start() for _ in range(COLD_STARTS)]
     configs = [
-        {"system": system, "exclude": exclude, "dataset": dataset, "limit": limit, "processes": processes, "batch_size": args.batch_size}
+        {"system": system, "exclude": exclude, "overrides": overrides, "dataset": dataset, "limit": limit, "processes": processes,
+         "batch_size": args.batch_size}
         for dataset, limit in datasets
-        for system, exclude in variants
+        for system, exclude, overrides in variants
         for processes in (args.processes if system == "clinlink" else args.processes[:1])  # the baseline's ratio is at 1 process
     ]
     runs: list[list[dict]] = [[] for _ in configs]
@@ -375,22 +399,22 @@ def main() -> None:
         for config, done in zip(configs, runs):
             if config["system"] != "clinlink" and repeat:
                 continue  # the baseline is slow and steady: one run
-            print(f"running {config['system']} {'-' + ','.join(config['exclude']) if config['exclude'] else ''} on {config['dataset']}, "
+            print(f"running {label(config)} on {config['dataset']}, "
                   f"{config['processes']} process(es), round {repeat + 1}...", flush=True)
             done.append(run_child(config))
             print(f"  {done[-1]['notes_per_s']} notes/s, CPU {done[-1]['cpu_s']} s, load {done[-1]['load_s']} s, peak RSS {done[-1]['peak_rss_mb']} MB, PSS {done[-1]['peak_pss_mb']} MB", flush=True)
     rows = [median_run(done) for done in runs]
 
-    def find(system, dataset, processes, exclude=()):
-        return next((r for r in rows if r["system"] == system and r["dataset"] == dataset and r["processes"] == processes and tuple(r["exclude"]) == tuple(exclude)), None)
+    def find(system, dataset, processes, exclude=(), overrides=None):
+        return next((r for r in rows if r["system"] == system and r["dataset"] == dataset and r["processes"] == processes
+                     and tuple(r["exclude"]) == tuple(exclude) and r["overrides"] == (overrides or {})), None)
 
     print()
-    header = f"{'dataset':<10} {'system':<28} {'proc':>4} {'notes':>6} {'notes/s':>8} {'mentions':>8} {'peak RSS MB':>11} {'peak PSS MB':>11} {'load s':>7} {'CPU s':>7}"
+    header = f"{'dataset':<10} {'system':<40} {'proc':>4} {'notes':>6} {'notes/s':>8} {'mentions':>8} {'peak RSS MB':>11} {'peak PSS MB':>11} {'load s':>7} {'CPU s':>7}"
     print(header)
     print("-" * len(header))
     for r in rows:
-        label = r["system"] + (f" (no {','.join(r['exclude'])})" if r["exclude"] else "")
-        print(f"{r['dataset']:<10} {label:<28} {r['processes']:>4} {r['notes']:>6} {r['notes_per_s']:>8.1f} {r['mentions']:>8} {r['peak_rss_mb']:>11} {r['peak_pss_mb']:>11} {r['load_s']:>7.1f} {r['cpu_s']:>7.1f}")
+        print(f"{r['dataset']:<10} {label(r):<40} {r['processes']:>4} {r['notes']:>6} {r['notes_per_s']:>8.1f} {r['mentions']:>8} {r['peak_rss_mb']:>11} {r['peak_pss_mb']:>11} {r['load_s']:>7.1f} {r['cpu_s']:>7.1f}")
     ratios = {}
     for dataset, _ in datasets:
         one, two, base = find("clinlink", dataset, 1), find("clinlink", dataset, 2), find("scispacy-baseline", dataset, 1)
