@@ -57,10 +57,20 @@ class NameTable:
 
     @cached_property
     def rows_by_concept(self) -> dict[str, np.ndarray]:
-        rows: dict[str, list[int]] = defaultdict(list)
-        for row, concept_id in enumerate(self.concept_ids):
-            rows[concept_id].append(row)
-        return {concept_id: np.asarray(found, dtype=np.int64) for concept_id, found in rows.items()}
+        """Rows of each concept. A concept's names are consecutive rows (as :meth:`from_kb` lists them), so
+        each run of equal ids becomes a slice of one array; a concept met again later gets its runs joined."""
+        ids = self.concept_ids.tolist()
+        every = np.arange(len(ids), dtype=np.int64)
+        rows: dict[str, np.ndarray] = {}
+        start = 0
+        for end in range(1, len(ids) + 1):
+            if end < len(ids) and ids[end] == ids[start]:
+                continue
+            run = every[start:end]
+            concept_id = ids[start]
+            rows[concept_id] = np.concatenate([rows[concept_id], run]) if concept_id in rows else run
+            start = end
+        return rows
 
     @cached_property
     def rows_by_normalized(self) -> dict[str, list[int]]:
