@@ -148,12 +148,18 @@ class LinkerComponent:
         return doc
 
     def pipe(self, docs: Iterable[Doc], batch_size: int | None = None) -> Iterator[Doc]:
+        """Links the docs' entities ``batch_size`` spans at a time (default: the component's ``batch_size``).
+
+        ``nlp.pipe`` passes its own ``batch_size``, a count of docs: that is not used, since a batch of 16
+        short notes may hold a handful of spans, and a search of the dense index costs much the same for
+        one query as for dozens (see :mod:`clinlink.linking.dense`).
+        """
         batch: list[Doc] = []
         spans = 0
         for doc in docs:
             batch.append(doc)
             spans += len(doc.ents)
-            if spans >= (batch_size or self.batch_size):
+            if spans >= self.batch_size:
                 yield from self._link_docs(batch)
                 batch, spans = [], 0
         if batch:
