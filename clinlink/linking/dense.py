@@ -44,7 +44,8 @@ class DenseIndex:
     def __init__(self, index: faiss.Index, metadata: dict):
         self.index = index
         self.metadata = metadata
-        self._subsets: OrderedDict[bytes, tuple] = OrderedDict()
+        self._subsets: OrderedDict[bytes, tuple[faiss.Index, np.ndarray]] = OrderedDict()
+        self._filters: OrderedDict[bytes, tuple] = OrderedDict()  # the torch search's per-filter rows or mask
         self._matrix: np.ndarray | None = None
 
     @classmethod
@@ -162,17 +163,17 @@ class DenseIndex:
         if allowed is None:
             return every, None, None
         key = allowed.tobytes()
-        if key not in self._subsets:
+        if key not in self._filters:
             if len(allowed) <= EXACT_FILTER_ROWS and len(allowed) * 2 < len(self):
-                self._subsets[key] = (torch.from_numpy(self._matrix[allowed]), allowed, None)
+                self._filters[key] = (torch.from_numpy(self._matrix[allowed]), allowed, None)
             else:
                 excluded = torch.ones(len(self), dtype=torch.bool)
                 excluded[torch.from_numpy(allowed.astype(np.int64))] = False
-                self._subsets[key] = (every, None, excluded)
-            while len(self._subsets) > 4:
-                self._subsets.popitem(last=False)
-        self._subsets.move_to_end(key)
-        return self._subsets[key]
+                self._filters[key] = (every, None, excluded)
+            while len(self._filters) > 4:
+                self._filters.popitem(last=False)
+        self._filters.move_to_end(key)
+        return self._filters[key]
 
     def _search_filtered(self, queries: np.ndarray, n: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Most rows allowed: search the whole index for more rows and drop the others; queries

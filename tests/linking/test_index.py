@@ -5,7 +5,7 @@ from clinlink.kb.compiled import read_manifest
 from clinlink.linking import Linker, TextEncoder
 from clinlink.linking import linker as linker_module
 from clinlink.linking.candidates import search_concepts
-from clinlink.linking.dense import DenseIndex
+from clinlink.linking.dense import TORCH_MIN_QUERIES, DenseIndex
 from clinlink.linking.names import NameTable
 from clinlink.linking.sparse import SparseIndex
 from tests.linking.fresh_process import imports_module
@@ -80,6 +80,21 @@ def test_dense_filter_is_exact_for_any_share_of_allowed_rows(keep):
     expected = allowed[np.argsort(-exact, axis=1, kind="stable")[:, :25]]
     np.testing.assert_array_equal(rows, expected)
     np.testing.assert_allclose(scores, np.take_along_axis(exact, np.argsort(-exact, axis=1, kind="stable")[:, :25], 1), rtol=1e-5)
+
+
+@pytest.mark.parametrize("keep", [0.3, 0.97])
+def test_few_and_many_queries_search_alike_under_the_same_filter(keep):
+    """A call with few queries goes to FAISS, one with many to torch: both exact, one index, one filter."""
+    rng = np.random.default_rng(4)
+    vectors = rng.normal(size=(3000, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = DenseIndex.build(vectors)
+    allowed = np.flatnonzero(rng.random(3000) < keep).astype(np.int64)
+    many = vectors[:TORCH_MIN_QUERIES + 4]
+    for queries in (many, many[:3], many, many[:3]):
+        _, rows = index.search_rows(queries, 10, allowed)
+        expected = allowed[np.argsort(-(queries @ vectors[allowed].T), axis=1, kind="stable")[:, :10]]
+        np.testing.assert_array_equal(rows, expected)
 
 
 def test_dense_filter_falls_back_when_the_nearest_rows_are_all_filtered_out():
