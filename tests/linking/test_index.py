@@ -41,10 +41,13 @@ def test_index_built_from_other_names_is_rebuilt(tiny_kb, tiny_model_dir, tmp_pa
     assert NameTable.load(tmp_path / encoder.fingerprint[:12]).same_rows(linker.table)
 
 
+def unit_vectors(rng: np.random.Generator, rows: int, dim: int) -> np.ndarray:
+    vectors = rng.normal(size=(rows, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
 def test_dense_round_trip_memory_mapped(tmp_path):
     rng = np.random.default_rng(0)
-    vectors = rng.normal(size=(50, 8)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = unit_vectors(rng, 50, 8)
     built = DenseIndex.build(vectors, {"fingerprint": "x"})
     built.save(tmp_path)
     loaded = DenseIndex.load(tmp_path)
@@ -56,8 +59,7 @@ def test_dense_round_trip_memory_mapped(tmp_path):
 @pytest.mark.parametrize("kind", ["flat", "hnsw"])
 def test_dense_filter_is_exact_for_small_allowed_sets(kind):
     rng = np.random.default_rng(1)
-    vectors = rng.normal(size=(2000, 16)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = unit_vectors(rng, 2000, 16)
     index = DenseIndex.build(vectors, kind=kind)
     allowed = np.array([3, 500, 1999], dtype=np.int64)
     scores, rows = index.search_rows(vectors[:4], 10, allowed)
@@ -70,8 +72,7 @@ def test_dense_filter_is_exact_for_small_allowed_sets(kind):
 def test_dense_filter_is_exact_for_any_share_of_allowed_rows(keep):
     """Small shares go through a subset copy, large ones through a wide search with the others dropped."""
     rng = np.random.default_rng(2)
-    vectors = rng.normal(size=(3000, 16)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = unit_vectors(rng, 3000, 16)
     index = DenseIndex.build(vectors)
     allowed = np.flatnonzero(rng.random(3000) < keep).astype(np.int64)
     queries = np.vstack([vectors[:20], -vectors[allowed[:2]]])  # the last two: nearest rows mostly not allowed
@@ -86,8 +87,7 @@ def test_dense_filter_is_exact_for_any_share_of_allowed_rows(keep):
 def test_few_and_many_queries_search_alike_under_the_same_filter(keep):
     """A call with few queries goes to FAISS, one with many to torch: both exact, one index, one filter."""
     rng = np.random.default_rng(4)
-    vectors = rng.normal(size=(3000, 16)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = unit_vectors(rng, 3000, 16)
     index = DenseIndex.build(vectors)
     allowed = np.flatnonzero(rng.random(3000) < keep).astype(np.int64)
     many = vectors[:TORCH_MIN_QUERIES + 4]
