@@ -148,7 +148,7 @@ class LinkerComponent:
         return doc
 
     def pipe(self, docs: Iterable[Doc], batch_size: int | None = None) -> Iterator[Doc]:
-        """Links the docs' entities ``batch_size`` spans at a time (default: the component's ``batch_size``).
+        """Links the docs' entities in batches of at least the component's ``batch_size`` spans.
 
         ``nlp.pipe`` passes its own ``batch_size``, a count of docs: that is not used, since a batch of 16
         short notes may hold a handful of spans, and a search of the dense index costs much the same for

@@ -4,10 +4,12 @@
 (memory: ``n_names * dim * 4`` bytes, e.g. 101k names x 384 = 155 MB, loaded
 memory-mapped). A call with ``TORCH_MIN_QUERIES`` queries or more is searched with torch over
 the stored vectors (a matrix product and ``topk`` per block of queries, filters as a row mask or a
-cached copy of the allowed rows): the same results as FAISS's flat search, at 2-4x less CPU time
-on one thread (101k names: about 2 against 7 ms a query). FAISS scans faster for a few queries. ``kind="hnsw"`` is approximate for UMLS scale (millions of
-names): the same vectors plus the graph, about ``n_names * (dim * 4 + M * 2 * 4)``
-bytes (M=32: +256 bytes a name, 16M names x 384 dims = 29 GB), searched much faster.
+cached copy of the allowed rows): the same results as FAISS's flat search, at 2-3x less CPU time
+on one thread (101k names: 2.5-4 against 7 ms a query). FAISS scans faster for a few queries.
+
+``kind="hnsw"`` is approximate for UMLS scale (millions of names): the same vectors plus the
+graph, about ``n_names * (dim * 4 + M * 2 * 4)`` bytes (M=32: +256 bytes a name, 16M names x
+384 dims = 29 GB), searched much faster.
 """
 
 from __future__ import annotations
