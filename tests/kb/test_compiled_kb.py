@@ -184,3 +184,21 @@ def test_shipped_configs_name_known_loaders_and_options(name):
     for source in config.sources:
         module = loader(source.type)
         inspect.signature(module.load).bind(source.path or Path("."), **source.options)
+
+
+def test_concepts_pickle_every_field_through_their_constructor():
+    """The compact pickle (a constructor call on the slot values, in order) keeps every field."""
+    import dataclasses
+    import pickle
+
+    from clinlink.kb import Concept, Synonym
+
+    assert [f.name for f in dataclasses.fields(Concept)] == list(Concept.__slots__)
+    concept = Concept(
+        "HP:9000001", "HP", "Enlarged heart", [Synonym("Cardiomegaly", "EXACT"), Synonym("Big heart", "RELATED")],
+        ["T047"], "DISO", "A heart that is too big.", ["UMLS:C0018800"], ["HP:0000118"], ["HP:9000009"],
+        True, "HP:0001640", {"comment": ["made up"]}, False,
+    )
+    copy = pickle.loads(pickle.dumps(concept, protocol=pickle.HIGHEST_PROTOCOL))
+    assert copy == concept and copy is not concept
+    assert [dataclasses.astuple(s) for s in copy.synonyms] == [("Cardiomegaly", "EXACT"), ("Big heart", "RELATED")]
