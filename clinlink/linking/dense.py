@@ -47,7 +47,7 @@ class DenseIndex:
         self.index = index
         self.metadata = metadata
         self._subsets: OrderedDict[bytes, tuple[faiss.Index, np.ndarray]] = OrderedDict()
-        self._filters: OrderedDict[bytes, tuple] = OrderedDict()  # the torch search's per-filter rows or mask
+        self._masks: OrderedDict[bytes, object] = OrderedDict()  # the torch search's excluded rows per wide filter
         self._matrix: np.ndarray | None = None
 
     @classmethod
@@ -154,28 +154,29 @@ class DenseIndex:
     def _flat_rows(self, allowed: np.ndarray | None):
         """(vectors as a tensor, their row ids or None for all rows, a mask of excluded rows or None) for a filter.
 
-        A filter keeping at most ``EXACT_FILTER_ROWS`` rows and less than half of them gets a copy of its
-        rows; a wider one a mask over every row. Both are cached for the last few filters.
+        A filter keeping at most ``EXACT_FILTER_ROWS`` rows and less than half of them uses the flat copy
+        of its rows that the FAISS path keeps (:meth:`_subset`); a wider one a mask over every row
+        (the last few masks are cached).
         """
         import torch
 
+        if allowed is not None and len(allowed) <= EXACT_FILTER_ROWS and len(allowed) * 2 < len(self):
+            subset, rows = self._subset(allowed)  # stays cached (most recent) while the caller searches it
+            return torch.from_numpy(_stored_vectors(subset)), rows, None
         if self._matrix is None:
-            self._matrix = faiss.rev_swig_ptr(self.index.get_xb(), len(self) * self.index.d).reshape(len(self), self.index.d)
+            self._matrix = _stored_vectors(self.index)
         every = torch.from_numpy(self._matrix)
         if allowed is None:
             return every, None, None
         key = allowed.tobytes()
-        if key not in self._filters:
-            if len(allowed) <= EXACT_FILTER_ROWS and len(allowed) * 2 < len(self):
-                self._filters[key] = (torch.from_numpy(self._matrix[allowed]), allowed, None)
-            else:
-                excluded = torch.ones(len(self), dtype=torch.bool)
-                excluded[torch.from_numpy(allowed.astype(np.int64))] = False
-                self._filters[key] = (every, None, excluded)
-            while len(self._filters) > 4:
-                self._filters.popitem(last=False)
-        self._filters.move_to_end(key)
-        return self._filters[key]
+        if key not in self._masks:
+            excluded = torch.ones(len(self), dtype=torch.bool)
+            excluded[torch.from_numpy(allowed.astype(np.int64))] = False
+            self._masks[key] = excluded
+            while len(self._masks) > 4:
+                self._masks.popitem(last=False)
+        self._masks.move_to_end(key)
+        return every, None, self._masks[key]
 
     def _search_filtered(self, queries: np.ndarray, n: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Most rows allowed: search the whole index for more rows and drop the others; queries
@@ -226,3 +227,8 @@ class DenseIndex:
     def score_rows(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Inner products of one query vector with the given rows."""
         return self.vectors(rows) @ np.asarray(query, dtype=np.float32)
+
+
+def _stored_vectors(index: faiss.IndexFlat) -> np.ndarray:
+    """A flat index's vectors as a (rows, dim) array over its own memory (no copy; read only)."""
+    return faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d)
