@@ -168,7 +168,7 @@ def measure_batch(config: dict, texts: list[str]) -> dict:
         # lists the cross-encoder scored in this process (the workers' own counts stay in the workers)
         "rerank_model_calls": reranker.model_calls if reranker is not None and config["processes"] == 1 else None,
         "mentions": summary.mentions, "load_s": round(load_s, 2), "cpu_s": round(cpu, 2), "seconds": round(summary.seconds - summary.load_seconds, 2),
-        "notes_per_s": round(summary.notes_per_second, 2), "shards": summary.shards, "pipe_names": cached_pipeline(spec).pipe_names,
+        "notes_per_s": round(summary.notes_per_second, 2), "shards": summary.shards, "pipe_names": nlp.pipe_names,
     }
 
 

@@ -22,7 +22,9 @@ from clinlink.kb.shared import shared_kb
 from clinlink.linking.candidates import NIL_THRESHOLD, Candidate
 
 if TYPE_CHECKING:  # the linker pulls in faiss and torch: imported on first use only
+    from clinlink.kb import KnowledgeBase
     from clinlink.linking.linker import Linker
+    from clinlink.linking.rerank import CrossEncoderReranker
 
 _LINKERS: dict[tuple[str, str, bool, str], Linker] = {}
 
@@ -41,7 +43,7 @@ def load_linker(kb: str | None = None, encoder: str | None = None, sparse: bool 
     return _LINKERS[key]
 
 
-def _load_reranker(kb, reranker: str | None):
+def _load_reranker(kb: KnowledgeBase, reranker: str | None) -> CrossEncoderReranker | None:
     if not reranker:
         return None
     from clinlink.linking.rerank import CrossEncoderReranker
