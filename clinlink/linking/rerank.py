@@ -83,10 +83,17 @@ def candidate_text(concept: Concept, kb: KnowledgeBase, synonyms: int = 3, hide:
 
 
 def read_settings(model_dir: Path) -> dict[str, Any]:
+    """:data:`DEFAULT_SETTINGS` updated from the model's ``reranker.json``; a malformed file is a :class:`ConfigError`."""
     path = Path(model_dir) / SETTINGS_FILE
     settings = dict(DEFAULT_SETTINGS)
     if path.is_file():
-        settings.update(json.loads(path.read_text(encoding="utf-8")))
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ConfigError(f"{path}: cannot read the reranker settings ({error})") from error
+        if not isinstance(saved, dict):
+            raise ConfigError(f"{path}: expected a JSON object of reranker settings")
+        settings.update(saved)
     return settings
 
 

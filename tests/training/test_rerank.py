@@ -109,6 +109,19 @@ def test_a_missing_model_is_a_clear_error(tiny_kb, tmp_path):
         CrossEncoderReranker(tiny_kb, tmp_path / "nowhere")
 
 
+def test_malformed_reranker_settings_name_their_file(tiny_kb, tiny_cross_encoder_dir, tmp_path):
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_cross_encoder_dir, model)
+    (model / "reranker.json").write_text('{"margin": 0.1,', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"reranker\.json: cannot read the reranker settings.*line 1"):
+        CrossEncoderReranker(tiny_kb, model)
+    (model / "reranker.json").write_text("[0.1]", encoding="utf-8")
+    with pytest.raises(ConfigError, match="expected a JSON object"):
+        CrossEncoderReranker(tiny_kb, model)
+
+
 
 def test_calibration_picks_a_gate_no_worse_than_retrieval(tiny_kb, tiny_bert_dir, tiny_cross_encoder_dir, tmp_path):
     from clinlink.training.calibrate import calibrate, held_out_queries
