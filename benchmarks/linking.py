@@ -37,6 +37,7 @@ from hpo_data import read_hpo_corpora  # noqa: E402
 
 from clinlink.kb import load_kb  # noqa: E402
 from clinlink.linking import Linker, TextEncoder  # noqa: E402
+from clinlink.linking.candidates import rerank_gated  # noqa: E402
 from clinlink.linking.encoder import DEFAULT_BI_ENCODER  # noqa: E402
 from clinlink.linking.linker import DENSE_WEIGHT, MERGE_METHOD  # noqa: E402
 from clinlink.text.normalize import normalize  # noqa: E402
@@ -168,13 +169,7 @@ def rapidfuzz_baseline(linker: Linker, allowed: np.ndarray, queries: QuerySet) -
 def linker_ranking(linker: Linker, allowed: np.ndarray, queries: QuerySet, k: int = 5) -> list[list[str]]:
     results = linker.retrieve(queries.mentions, k, allowed, queries.exclude)
     if linker.reranker is not None:
-        reranked = []
-        for i, candidates in enumerate(results):
-            if candidates and linker.reranker.should_rerank(queries.mentions[i], candidates):
-                context = queries.contexts[i] if queries.contexts else None
-                candidates = linker.reranker.rerank(queries.mentions[i], context, candidates)
-            reranked.append(candidates)
-        results = reranked
+        results = rerank_gated(linker.reranker, queries.mentions, queries.contexts or None, results)
     return [[c.concept_id for c in candidates] for candidates in results]
 
 

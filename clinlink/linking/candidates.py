@@ -53,17 +53,35 @@ class Candidate:
 class Reranker(Protocol):
     """What the linker needs from a reranker (e.g. a cross-encoder in ``clinlink.linking.rerank``).
 
-    The linker retrieves ``top_k`` candidates, asks ``should_rerank`` (the gate:
+    The linker retrieves ``top_k`` candidates, asks ``should_rerank`` of each list (the gate:
     False when retrieval is already safe, e.g. a wide margin or an exact name),
-    and only then calls ``rerank``, which returns the candidates reordered and
-    rescored (``score`` in [0, 1], ``rerank_score`` set), best first.
+    and calls ``rerank`` once with the lists that are not, which returns each list
+    reordered and rescored (``score`` in [0, 1], ``rerank_score`` set), best first.
     """
 
     top_k: int
 
     def should_rerank(self, mention: str, candidates: list[Candidate]) -> bool: ...
 
-    def rerank(self, mention: str, context: str | None, candidates: list[Candidate]) -> list[Candidate]: ...
+    def rerank(
+        self, mentions: Sequence[str], contexts: Sequence[str | None], lists: Sequence[list[Candidate]]
+    ) -> list[list[Candidate]]: ...
+
+
+def rerank_gated(
+    reranker: Reranker, mentions: Sequence[str], contexts: Sequence[str | None] | None, lists: list[list[Candidate]]
+) -> list[list[Candidate]]:
+    """``lists`` with the ones the reranker's gate lets through reranked (in one call); the others as they were."""
+    gated = [i for i, candidates in enumerate(lists) if candidates and reranker.should_rerank(mentions[i], candidates)]
+    if not gated:
+        return lists
+    reranked = reranker.rerank(
+        [mentions[i] for i in gated], [contexts[i] if contexts is not None else None for i in gated], [lists[i] for i in gated]
+    )
+    result = list(lists)
+    for i, candidates in zip(gated, reranked):
+        result[i] = candidates
+    return result
 
 
 def group_rows(
@@ -118,16 +136,16 @@ def search_concepts(
 def merge(
     dense: dict[str, tuple[float, int]] | None,
     sparse: dict[str, tuple[float, int]] | None,
-    fill: Any,
+    missing_dense: dict[str, tuple[float, int]] | None = None,
+    missing_sparse: dict[str, tuple[float, int]] | None = None,
     weight: float = 0.5,
     method: str = "sum",
 ) -> dict[str, tuple[float, float | None, float | None, int, str]]:
     """Ensemble per concept: concept -> (score, dense, sparse, best row, retrieved_by).
 
     ``dense`` / ``sparse`` are one query's hits of each retriever (None: that
-    retriever is not used). ``fill(concept_ids, which)`` returns exact
-    (score, row) pairs for the concepts a retriever did not propose; ``which``
-    is "dense" or "sparse".
+    retriever is not used); ``missing_dense`` / ``missing_sparse`` hold the exact
+    (score, row) of the concepts only the other retriever proposed.
     """
     if method not in MERGE_METHODS:
         raise ValueError(f"merge method must be one of {MERGE_METHODS}, not {method!r}")
@@ -136,8 +154,6 @@ def merge(
     if dense is None:
         return {c: (score, None, score, row, "sparse") for c, (score, row) in sparse.items()}
     merged: dict[str, tuple[float, float | None, float | None, int, str]] = {}
-    missing_dense = fill([c for c in sparse if c not in dense], "dense")
-    missing_sparse = fill([c for c in dense if c not in sparse], "sparse")
     for concept_id in dict.fromkeys([*dense, *sparse]):
         d_score, d_row = dense.get(concept_id) or missing_dense[concept_id]
         s_score, s_row = sparse.get(concept_id) or missing_sparse[concept_id]
@@ -158,9 +174,18 @@ def rank(
     preferred_name: Any,
     k: int,
 ) -> list[Candidate]:
-    """Candidates best first: exact normalized-name matches (score 1.0), then by ensemble score."""
+    """Top ``k`` candidates best first: exact normalized-name matches (score 1.0), then by ensemble score.
+
+    Sorts the merged tuples first and looks up preferred names for the ``k`` kept only.
+    """
+
+    def key(item: tuple[str, tuple]) -> tuple[bool, float, float]:
+        concept_id, (score, dense, _, _, _) = item
+        is_exact = concept_id in exact
+        return is_exact, 1.0 if is_exact else float(min(score, 1.0)), dense or 0.0
+
     candidates = []
-    for concept_id, (score, dense, sparse, row, found) in merged.items():
+    for concept_id, (score, dense, sparse, row, found) in sorted(merged.items(), key=key, reverse=True)[:k]:
         is_exact = concept_id in exact
         candidates.append(
             Candidate(
@@ -174,5 +199,4 @@ def rank(
                 exact=is_exact,
             )
         )
-    candidates.sort(key=lambda c: (c.exact, c.score, c.dense_score or 0.0), reverse=True)
-    return candidates[:k]
+    return candidates

@@ -35,6 +35,8 @@ KINDS = ("flat", "hnsw")
 EXACT_FILTER_ROWS = 200_000
 #: Queries scored together by the torch flat search: a block of scores is ``QUERY_BLOCK x rows`` floats.
 QUERY_BLOCK = 128
+#: (query, row) pairs scored per block by :meth:`DenseIndex.score_pairs`.
+PAIR_BLOCK = 8192
 #: The fewest queries searched with torch: below, FAISS's per-query scan is faster (torch's matrix
 #: product of one query with 101k names took 25 ms, FAISS 7 ms; 16 queries 3 ms a query against 7).
 TORCH_MIN_QUERIES = 16
@@ -224,9 +226,15 @@ class DenseIndex:
         """The stored vectors of ``rows`` (FAISS copies them about 8x faster than numpy indexing of the matrix view)."""
         return self.index.reconstruct_batch(np.asarray(rows, dtype=np.int64))
 
-    def score_rows(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Inner products of one query vector with the given rows."""
-        return self.vectors(rows) @ np.asarray(query, dtype=np.float32)
+    def score_pairs(self, queries: np.ndarray, query_rows: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Inner product of each (``queries[query_rows[j]]``, stored row ``rows[j]``) pair (in blocks:
+        the gathered vectors stay small)."""
+        queries = np.asarray(queries, dtype=np.float32)
+        scores = np.empty(len(rows), dtype=np.float32)
+        for start in range(0, len(rows), PAIR_BLOCK):
+            block = slice(start, start + PAIR_BLOCK)
+            scores[block] = np.einsum("ij,ij->i", self.vectors(rows[block]), queries[query_rows[block]])
+        return scores
 
 
 def _stored_vectors(index: faiss.IndexFlat) -> np.ndarray:

@@ -25,11 +25,12 @@ from clinlink.errors import KnowledgeBaseError
 from clinlink.kb import KnowledgeBase
 from clinlink.kb.compiled import register_artifact
 from clinlink.kb.knowledge_base import XREF_ALIASES
-from clinlink.linking.candidates import NIL_THRESHOLD, Candidate, Reranker, merge, rank, search_concepts
+from clinlink.linking.candidates import NIL_THRESHOLD, Candidate, Reranker, merge, rank, rerank_gated, search_concepts
 from clinlink.linking.dense import DenseIndex
 from clinlink.linking.encoder import TextEncoder
 from clinlink.linking.names import NameTable
 from clinlink.linking.sparse import SparseIndex
+from clinlink.memory import collector_paused
 from clinlink.text.normalize import normalize
 
 log = logging.getLogger(__name__)
@@ -117,31 +118,32 @@ class Linker:
         pipeline component) or "none"; ``cache_size`` (mentions whose
         candidates are kept between calls of :meth:`link`, 0: none).
         """
-        table = NameTable.from_kb(kb)
-        root = Path(cache_dir) if cache_dir else (Path(kb.path) / "index" if kb.path else None)
-        text_encoder = dense_index = sparse_index = None
-        if dense:
-            text_encoder = encoder if isinstance(encoder, TextEncoder) else TextEncoder(encoder)
-            suffix = "" if index_kind == "flat" else f"-{index_kind}"
-            dense_index = _cached(
-                root and root / f"{text_encoder.fingerprint[:12]}{suffix}",
-                table,
-                DenseIndex.load,
-                lambda: _build_dense(table, text_encoder, index_kind),
-                rebuild,
-                kb,
-            )
-        if sparse:
-            sparse_index = _cached(
-                root and root / f"tfidf-{ngram_range[0]}-{ngram_range[1]}",
-                table,
-                SparseIndex.load,
-                lambda: _build_sparse(table, ngram_range),
-                rebuild,
-                kb,
-                normalized_index=True,
-            )
-        return cls(kb, table, text_encoder, dense_index, sparse_index, reranker=reranker, **settings)
+        with collector_paused():  # the name table and indexes are long-lived: later collections skip them
+            table = NameTable.from_kb(kb)
+            root = Path(cache_dir) if cache_dir else (Path(kb.path) / "index" if kb.path else None)
+            text_encoder = dense_index = sparse_index = None
+            if dense:
+                text_encoder = encoder if isinstance(encoder, TextEncoder) else TextEncoder(encoder)
+                suffix = "" if index_kind == "flat" else f"-{index_kind}"
+                dense_index = _cached(
+                    root and root / f"{text_encoder.fingerprint[:12]}{suffix}",
+                    table,
+                    DenseIndex.load,
+                    lambda: _build_dense(table, text_encoder, index_kind),
+                    rebuild,
+                    kb,
+                )
+            if sparse:
+                sparse_index = _cached(
+                    root and root / f"tfidf-{ngram_range[0]}-{ngram_range[1]}",
+                    table,
+                    SparseIndex.load,
+                    lambda: _build_sparse(table, ngram_range),
+                    rebuild,
+                    kb,
+                    normalized_index=True,
+                )
+            return cls(kb, table, text_encoder, dense_index, sparse_index, reranker=reranker, **settings)
 
     # -- linking ------------------------------------------------------------
     def link(
@@ -168,15 +170,9 @@ class Linker:
         filters = (tuple(sources or ()), (within,) if isinstance(within, str) else tuple(within or ()), tuple(groups or ()))
         results = self._retrieve_cached(mentions, depth, filters, exact_shortcut or self.exact_shortcut)
         threshold = self.nil_threshold if nil_threshold is None else nil_threshold
-        linked = []
-        for position, (mention, candidates) in enumerate(zip(mentions, results)):
-            if self.reranker is not None and candidates and self.reranker.should_rerank(mention, candidates):
-                context = contexts[position] if contexts is not None else None
-                candidates = self.reranker.rerank(mention, context, candidates)
-            if not candidates or candidates[0].score < threshold:
-                candidates = []
-            linked.append(candidates[:k])
-        return linked
+        if self.reranker is not None:
+            results = rerank_gated(self.reranker, mentions, contexts, results)
+        return [candidates[:k] if candidates and candidates[0].score >= threshold else [] for candidates in results]
 
     def _retrieve_cached(self, mentions: Sequence[str], k: int, filters: tuple, shortcut: str) -> list[list[Candidate]]:
         """:meth:`retrieve` through an LRU cache of (mention, k, filters, shortcut) -> candidates; callers get copies."""
@@ -250,18 +246,73 @@ class Linker:
         if self.sparse is not None:
             sparse_queries = self.sparse.encode(mentions)
             sparse_hits = search_concepts(self.sparse, sparse_queries, self.table, depth, allowed, exclude)
-        results = []
-        for i, mention in enumerate(mentions):
-            excluded = exclude[i] if exclude else set()
-            exact = exact_sets[i]
-            fill = self._filler(dense_queries, sparse_queries, i, excluded)
+        return self._merge_and_rank(mentions, k, exact_sets, dense_hits, dense_queries, sparse_hits, sparse_queries, exclude)
+
+    def _merge_and_rank(
+        self, mentions: list[str], k: int, exact_sets: list[set[str]], dense_hits: list | None, dense_queries,
+        sparse_hits: list | None, sparse_queries, exclude: Sequence[set[int]] | None,
+    ) -> list[list[Candidate]]:
+        """Adds exact-name concepts to the leading retriever's hits, scores every concept a retriever
+        did not propose with that retriever (one batched call each), then merges and ranks."""
+        dense_missing: list[list[str]] = [[] for _ in mentions]
+        sparse_missing: list[list[str]] = [[] for _ in mentions]
+        leads = []
+        for i in range(len(mentions)):
             dense_i = None if dense_hits is None else dense_hits[i]
             sparse_i = None if sparse_hits is None else sparse_hits[i]
-            lead, which = (dense_i, "dense") if dense_i is not None else (sparse_i, "sparse")
-            lead.update(fill([c for c in exact if c not in lead and (sparse_i is None or c not in sparse_i)], which))
-            merged = merge(dense_i, sparse_i, fill, self.dense_weight, self.merge_method)
-            results.append(rank(merged, exact, self.table, self.preferred_name, k))
+            lead = "dense" if dense_i is not None else "sparse"
+            leads.append(lead)
+            extra = [c for c in exact_sets[i] if c not in (dense_i if lead == "dense" else sparse_i)
+                     and (sparse_i is None or c not in sparse_i)]
+            if lead == "dense":
+                dense_missing[i] = extra
+            else:
+                sparse_missing[i] = extra
+            if dense_i is not None and sparse_i is not None:
+                dense_missing[i] += [c for c in sparse_i if c not in dense_i]
+                sparse_missing[i] += [c for c in dense_i if c not in sparse_i] + extra
+        dense_filled = self._score_concepts(self.dense, dense_queries, dense_missing, exclude)
+        sparse_filled = self._score_concepts(self.sparse, sparse_queries, sparse_missing, exclude)
+        results = []
+        for i, lead in enumerate(leads):
+            dense_i = None if dense_hits is None else dense_hits[i]
+            sparse_i = None if sparse_hits is None else sparse_hits[i]
+            extra = [c for c in (dense_missing if lead == "dense" else sparse_missing)[i] if c in exact_sets[i]]
+            if lead == "dense":
+                dense_i.update((c, dense_filled[i].pop(c)) for c in extra if c not in (sparse_i or ()))
+            else:
+                sparse_i.update((c, sparse_filled[i].pop(c)) for c in extra)
+            merged = merge(dense_i, sparse_i, dense_filled[i], sparse_filled[i], self.dense_weight, self.merge_method)
+            results.append(rank(merged, exact_sets[i], self.table, self.preferred_name, k))
         return results
+
+    def _score_concepts(
+        self, index, queries, requests: list[list[str]], exclude: Sequence[set[int]] | None
+    ) -> list[dict[str, tuple[float, int]]]:
+        """Per query, the exact (best score, best row) over each requested concept's names, not excluded."""
+        owners, chunks, wanted = [], [], []
+        for i, concept_ids in enumerate(requests):
+            excluded = exclude[i] if exclude else None
+            for concept_id in concept_ids:
+                rows = self.table.rows_by_concept[concept_id]
+                if excluded:
+                    rows = np.asarray([r for r in rows.tolist() if r not in excluded], dtype=np.int64)
+                owners.append(i)
+                chunks.append(rows)
+                wanted.append(concept_id)
+        filled: list[dict[str, tuple[float, int]]] = [{} for _ in requests]
+        if not chunks:
+            return filled
+        lengths = np.fromiter(map(len, chunks), dtype=np.int64, count=len(chunks))
+        rows = np.concatenate(chunks)
+        scores = index.score_pairs(queries, np.repeat(np.asarray(owners, dtype=np.int64), lengths), rows)
+        starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        best = np.maximum.reduceat(scores, starts)
+        ties = np.flatnonzero(scores == np.repeat(best, lengths))
+        best_rows = rows[ties[np.searchsorted(ties, starts)]]
+        for owner, concept_id, score, row in zip(owners, wanted, best.tolist(), best_rows.tolist()):
+            filled[owner][concept_id] = (score, row)
+        return filled
 
     def _exact_rows(self, mention: str, allowed: np.ndarray | None, excluded: set[int]) -> list[int]:
         """Rows of the names the mention is, once normalized, among the ``allowed`` (sorted) rows."""
@@ -283,30 +334,6 @@ class Linker:
         if reused:
             queries[reused] = self.dense.vectors(np.asarray([exact_rows[i][0] for i in reused], dtype=np.int64))
         return queries
-
-    def _filler(
-        self, dense_queries: np.ndarray | None, sparse_queries, i: int, excluded: set[int]
-    ) -> Callable[[list[str], str], dict[str, tuple[float, int]]]:
-        """Exact per-concept (max score, row) of one query, for concepts a retriever did not propose."""
-
-        def fill(concept_ids: list[str], which: str) -> dict[str, tuple[float, int]]:
-            if not concept_ids:
-                return {}
-            row_lists = [[r for r in self.table.rows_by_concept[c].tolist() if r not in excluded] for c in concept_ids]
-            rows = np.asarray([r for found in row_lists for r in found], dtype=np.int64)
-            if which == "dense":
-                scores = self.dense.score_rows(dense_queries[i], rows)
-            else:
-                scores = self.sparse.score_rows(sparse_queries[i], rows)
-            filled, offset = {}, 0
-            for concept_id, found in zip(concept_ids, row_lists):
-                part = scores[offset : offset + len(found)]
-                best = int(np.argmax(part))
-                filled[concept_id] = (float(part[best]), found[best])
-                offset += len(found)
-            return filled
-
-        return fill
 
     # -- filters and lookups ------------------------------------------------
     def allowed_rows(

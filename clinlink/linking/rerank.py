@@ -26,6 +26,7 @@ import json
 import logging
 import re
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,8 @@ DEFAULT_CROSS_ENCODER = Path(__file__).resolve().parents[2] / "models" / "cross-
 #: Settings saved beside the weights: the input format and list length (so training and run time
 #: build the same lists) and the gate ``margin`` and fusion ``weight`` calibrated on held-out synonyms.
 SETTINGS_FILE = "reranker.json"
+#: (mention, candidate) pairs per forward pass.
+PAIR_BATCH = 64
 DEFAULT_SETTINGS = {"max_length": 64, "synonyms": 3, "context_words": 8, "top_k": 16, "margin": 0.1, "weight": 0.5}
 
 
@@ -146,6 +149,7 @@ class CrossEncoderReranker:
         self.cache_size = cache_size
         self.model_calls = 0
         self._cache: OrderedDict[tuple[str, str], dict[str, float]] = OrderedDict()
+        self._texts: dict[str, str] = {}
 
     # -- the Reranker protocol ----------------------------------------------
     def should_rerank(self, mention: str, candidates: list[Candidate]) -> bool:
@@ -154,12 +158,21 @@ class CrossEncoderReranker:
             return False
         return candidates[0].score - candidates[1].score < self.margin
 
-    def rerank(self, mention: str, context: str | None, candidates: list[Candidate]) -> list[Candidate]:
-        """The top ``top_k`` candidates rescored and reordered (``rerank_score`` = p), then the rest as they were."""
-        head, rest = candidates[: self.top_k], candidates[self.top_k :]
-        if not head:
-            return list(candidates)
-        logits = np.asarray(self.logits(mention, context, [c.concept_id for c in head]), dtype=np.float64)
+    def rerank(
+        self, mentions: Sequence[str], contexts: Sequence[str | None], lists: Sequence[list[Candidate]]
+    ) -> list[list[Candidate]]:
+        """Each list's top ``top_k`` rescored and reordered (``rerank_score`` = p), then the rest as they were.
+
+        The pairs of all lists missing from the cache are scored together, in batched forward passes.
+        """
+        heads = [candidates[: self.top_k] for candidates in lists]
+        logits = self.logits_many([(m, c, [x.concept_id for x in head]) for m, c, head in zip(mentions, contexts, heads)])
+        return [
+            self._fuse(head, np.asarray(scores, dtype=np.float64)) + candidates[self.top_k :] if head else list(candidates)
+            for head, scores, candidates in zip(heads, logits, lists)
+        ]
+
+    def _fuse(self, head: list[Candidate], logits: np.ndarray) -> list[Candidate]:
         probabilities = np.exp(logits - logits.max())
         probabilities /= probabilities.sum()
         retrieval = np.asarray([c.score for c in head], dtype=np.float64)
@@ -169,39 +182,67 @@ class CrossEncoderReranker:
             for c, score, p in zip(head, final, probabilities)
         ]
         rescored.sort(key=lambda c: c.score, reverse=True)
-        return rescored + rest
+        return rescored
 
     # -- scoring ------------------------------------------------------------
     def logits(self, mention: str, context: str | None, concept_ids: list[str]) -> list[float]:
         """One logit per concept for this mention in this context; cached per (mention, window)."""
-        window = context_window(mention, context, int(self.inputs["context_words"]))
-        key = (mention, window)
+        return self.logits_many([(mention, context, concept_ids)])[0]
+
+    def logits_many(self, requests: Sequence[tuple[str, str | None, list[str]]]) -> list[list[float]]:
+        """:meth:`logits` of several (mention, context, concept ids) requests; uncached pairs share forward passes."""
+        entries = []
+        missing: dict[tuple[int, str], tuple[dict[str, float], str]] = {}
+        for mention, context, concept_ids in requests:
+            window = context_window(mention, context, int(self.inputs["context_words"]))
+            known = self._cached((mention, window))
+            entries.append((known, concept_ids))
+            query = mention_text(mention, window)
+            for concept_id in concept_ids:
+                if concept_id not in known:
+                    missing.setdefault((id(known), concept_id), (known, query))
+        if missing:
+            pairs = [(query, concept_id) for (_, concept_id), (_, query) in missing.items()]
+            for ((_, concept_id), (known, _)), logit in zip(missing.items(), self.score_pairs(pairs)):
+                known[concept_id] = logit
+        return [[known[c] for c in concept_ids] for known, concept_ids in entries]
+
+    def _cached(self, key: tuple[str, str]) -> dict[str, float]:
+        """The cache entry (concept -> logit) of a (mention, window), created if new; LRU order updated."""
         known = self._cache.get(key)
         if known is None:
-            known = {}
-            self._cache[key] = known
+            known = self._cache[key] = {}
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         else:
             self._cache.move_to_end(key)
-        missing = [c for c in dict.fromkeys(concept_ids) if c not in known]
-        if missing:
-            known.update(zip(missing, self.score_pairs(mention_text(mention, window), missing)))
-        return [known[c] for c in concept_ids]
+        return known
 
-    def score_pairs(self, query: str, concept_ids: list[str]) -> list[float]:
-        """Model logits of ``query`` against each concept (one forward pass)."""
+    def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        """Model logits of (query text, concept id) pairs, ``PAIR_BATCH`` per forward pass (similar lengths together)."""
         import torch
 
-        texts = [candidate_text(self.kb.get(c), self.kb, int(self.inputs["synonyms"])) for c in concept_ids]
-        batch = self.tokenizer(
-            [query] * len(texts),
-            texts,
-            truncation="longest_first",
-            max_length=int(self.inputs["max_length"]),
-            padding=True,
-            return_tensors="pt",
-        )
-        self.model_calls += 1
-        with torch.inference_mode():
-            return self.model(**batch).float().tolist()
+        texts = [(query, self._candidate_text(concept_id)) for query, concept_id in pairs]
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i][0]) + len(texts[i][1]))
+        logits = [0.0] * len(texts)
+        for start in range(0, len(order), PAIR_BATCH):
+            chunk = order[start : start + PAIR_BATCH]
+            batch = self.tokenizer(
+                [texts[i][0] for i in chunk],
+                [texts[i][1] for i in chunk],
+                truncation="longest_first",
+                max_length=int(self.inputs["max_length"]),
+                padding=True,
+                return_tensors="pt",
+            )
+            self.model_calls += 1
+            with torch.inference_mode():
+                for i, logit in zip(chunk, self.model(**batch).float().tolist()):
+                    logits[i] = logit
+        return logits
+
+    def _candidate_text(self, concept_id: str) -> str:
+        text = self._texts.get(concept_id)
+        if text is None:
+            text = self._texts[concept_id] = candidate_text(self.kb.get(concept_id), self.kb, int(self.inputs["synonyms"]))
+        return text

@@ -180,6 +180,6 @@ class SparseIndex:
         self._subsets.move_to_end(key)
         return self._subsets[key]
 
-    def score_rows(self, query: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
-        """Cosines of one query row (1 x vocabulary) with the given rows."""
-        return np.asarray((self.matrix[rows] @ query.T).todense()).ravel()
+    def score_pairs(self, queries: sp.csr_matrix, query_rows: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Cosine of each (``queries[query_rows[j]]``, name ``rows[j]``) pair."""
+        return np.asarray(self.matrix[rows].multiply(queries[query_rows]).sum(axis=1), dtype=np.float32).ravel()

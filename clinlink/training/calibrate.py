@@ -59,17 +59,20 @@ def calibrate(
     """The best (margin, weight) on ``queries`` with acc@1 before and after, and the share reranked."""
     lists = linker.retrieve([q.name for q in queries], reranker.top_k, exclude=[q.exclude for q in queries])
     widest = max(margins)
-    scored = []  # (gap, retrieval scores, probabilities, gold position or -1) of the gate-able lists
     before = 0
+    gateable = []  # (gap, query, candidates) of the lists some margin on the grid would rerank
     for query, candidates in zip(queries, lists):
-        ids = [c.concept_id for c in candidates]
-        before += bool(ids) and ids[0] == query.concept_id
+        before += bool(candidates) and candidates[0].concept_id == query.concept_id
         if len(candidates) < 2 or candidates[0].exact:
             continue
         gap = candidates[0].score - candidates[1].score
-        if gap >= widest:
-            continue
-        logits = np.asarray(reranker.logits(query.name, None, ids))
+        if gap < widest:
+            gateable.append((gap, query, candidates))
+    all_logits = reranker.logits_many([(q.name, None, [c.concept_id for c in cs]) for _, q, cs in gateable])
+    scored = []  # (gap, retrieval scores, probabilities, gold position or -1) of the gate-able lists
+    for (gap, query, candidates), logits in zip(gateable, all_logits):
+        ids = [c.concept_id for c in candidates]
+        logits = np.asarray(logits)
         probabilities = np.exp(logits - logits.max())
         retrieval = np.asarray([c.score for c in candidates])
         gold = ids.index(query.concept_id) if query.concept_id in ids else -1

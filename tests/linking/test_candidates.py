@@ -8,13 +8,6 @@ import numpy as np
 TABLE = NameTable(["Alpha", "Alpha syn", "Beta", "Gamma"], ["X:A", "X:A", "X:B", "X:C"])
 
 
-def filler(values):
-    def fill(concept_ids, which):
-        return {c: values[which][c] for c in concept_ids}
-
-    return fill
-
-
 def test_group_rows_keeps_the_best_name_per_concept_and_honours_exclusions():
     scores = np.array([0.9, 0.8, 0.7, 0.6])
     rows = np.array([1, 0, 2, 3])
@@ -25,8 +18,7 @@ def test_group_rows_keeps_the_best_name_per_concept_and_honours_exclusions():
 def test_weighted_sum_fills_the_missing_component_exactly():
     dense = {"X:A": (0.8, 0), "X:B": (0.6, 2)}
     sparse = {"X:B": (0.9, 2), "X:C": (0.5, 3)}
-    fill = filler({"dense": {"X:C": (0.2, 3)}, "sparse": {"X:A": (0.1, 1)}})
-    merged = merge(dense, sparse, fill, weight=0.6, method="sum")
+    merged = merge(dense, sparse, {"X:C": (0.2, 3)}, {"X:A": (0.1, 1)}, weight=0.6, method="sum")
     assert merged["X:A"][:3] == pytest.approx((0.6 * 0.8 + 0.4 * 0.1, 0.8, 0.1))
     assert merged["X:B"][:3] == pytest.approx((0.6 * 0.6 + 0.4 * 0.9, 0.6, 0.9))
     assert merged["X:C"][:3] == pytest.approx((0.6 * 0.2 + 0.4 * 0.5, 0.2, 0.5))
@@ -34,17 +26,17 @@ def test_weighted_sum_fills_the_missing_component_exactly():
 
 
 def test_weighted_max():
-    merged = merge({"X:A": (0.5, 0)}, {"X:A": (0.9, 1)}, filler({}), weight=0.7, method="max")
+    merged = merge({"X:A": (0.5, 0)}, {"X:A": (0.9, 1)}, weight=0.7, method="max")
     score, dense, sparse, row, _ = merged["X:A"]
     assert score == pytest.approx(max(0.7 * 0.5, 0.3 * 0.9))
     assert row == 0  # the dense side won (0.35 > 0.27)
 
 
 def test_single_retriever_scores_pass_through():
-    assert merge({"X:A": (0.7, 0)}, None, filler({}))["X:A"] == (0.7, 0.7, None, 0, "dense")
-    assert merge(None, {"X:A": (0.7, 0)}, filler({}))["X:A"] == (0.7, None, 0.7, 0, "sparse")
+    assert merge({"X:A": (0.7, 0)}, None)["X:A"] == (0.7, 0.7, None, 0, "dense")
+    assert merge(None, {"X:A": (0.7, 0)})["X:A"] == (0.7, None, 0.7, 0, "sparse")
     with pytest.raises(ValueError):
-        merge({}, {}, filler({}), method="mean")
+        merge({}, {}, method="mean")
 
 
 def test_rank_puts_exact_names_first_with_score_one():

@@ -53,7 +53,8 @@ def test_dense_round_trip_memory_mapped(tmp_path):
     loaded = DenseIndex.load(tmp_path)
     assert loaded.metadata["count"] == 50 and loaded.metadata["fingerprint"] == "x"
     np.testing.assert_array_equal(built.search_rows(vectors[:3], 5)[1], loaded.search_rows(vectors[:3], 5)[1])
-    np.testing.assert_allclose(loaded.score_rows(vectors[0], np.array([0, 1])), vectors[[0, 1]] @ vectors[0], rtol=1e-5)
+    pairs = loaded.score_pairs(vectors[:2], np.array([0, 0, 1]), np.array([0, 1, 7]))
+    np.testing.assert_allclose(pairs, [1.0, vectors[1] @ vectors[0], vectors[7] @ vectors[1]], rtol=1e-5)
 
 
 @pytest.mark.parametrize("kind", ["flat", "hnsw"])
@@ -119,8 +120,10 @@ def test_sparse_round_trip_and_scores(tmp_path):
     assert scores[0, 0] == pytest.approx(1.0, abs=1e-5)  # plural folded by normalize
     assert rows[0, 1] == 3  # shares "pleural"
     np.testing.assert_array_equal(rows, built.search_rows(built.encode(["pleural effusions", "enlarged hearts"]), 2)[1])
-    query = loaded.encode(["pleural effusion"])
-    np.testing.assert_allclose(loaded.score_rows(query, np.array([0, 3])), scores[0], rtol=1e-5)
+    queries = loaded.encode(["pleural effusion", "enlarged hearts"])
+    pairs = loaded.score_pairs(queries, np.array([0, 0, 1, 1]), np.array([0, 3, 2, 0]))
+    np.testing.assert_allclose(pairs[:2], scores[0], rtol=1e-5)
+    assert pairs[2] == pytest.approx(scores[1, 0], abs=1e-5) and pairs[3] == pytest.approx(0.0, abs=1e-6)
 
 
 def test_sparse_filter_and_no_overlap():

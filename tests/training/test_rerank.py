@@ -54,7 +54,7 @@ def test_it_is_a_reranker_and_gates_on_exact_names_and_the_margin(reranker):
 
 def test_rerank_reorders_the_head_by_the_fused_score_and_keeps_the_tail(reranker):
     candidates = _candidates(0.7, 0.69, 0.68, 0.67, 0.2)
-    reranked = reranker.rerank("big heart", None, candidates)
+    reranked = reranker.rerank(["big heart"], [None], [candidates])[0]
     head, tail = reranked[:4], reranked[4:]
     assert tail == candidates[4:]
     assert {c.concept_id for c in head} == {c.concept_id for c in candidates[:4]}
@@ -62,7 +62,7 @@ def test_rerank_reorders_the_head_by_the_fused_score_and_keeps_the_tail(reranker
     assert [c.score for c in head] == sorted((c.score for c in head), reverse=True)
     assert all(c.retrieved_by == "rerank" and c.score <= 0.7 + 1e-9 for c in head)
     logits = reranker.logits("big heart", None, [c.concept_id for c in candidates[:4]])
-    pure = CrossEncoderReranker(reranker.kb, reranker.model_dir, top_k=4, weight=1.0).rerank("big heart", None, candidates)
+    pure = CrossEncoderReranker(reranker.kb, reranker.model_dir, top_k=4, weight=1.0).rerank(["big heart"], [None], [candidates])[0]
     assert [c.concept_id for c in pure[:4]] == [candidates[i].concept_id for i in np.argsort(logits)[::-1]]
 
 
