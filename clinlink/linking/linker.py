@@ -28,7 +28,7 @@ from clinlink.kb.knowledge_base import XREF_ALIASES
 from clinlink.linking.candidates import NIL_THRESHOLD, Candidate, Reranker, merge, rank, rerank_gated, search_concepts
 from clinlink.linking.dense import DenseIndex
 from clinlink.linking.encoder import TextEncoder
-from clinlink.linking.names import NameTable
+from clinlink.linking.names import NameTable, matches_identity, record_identity, table_identity
 from clinlink.linking.sparse import SparseIndex
 from clinlink.memory import collector_paused
 from clinlink.text.normalize import normalize
@@ -119,28 +119,23 @@ class Linker:
         candidates are kept between calls of :meth:`link`, 0: none).
         """
         with collector_paused():  # the name table and indexes are long-lived: later collections skip them
-            table = NameTable.from_kb(kb)
             root = Path(cache_dir) if cache_dir else (Path(kb.path) / "index" if kb.path else None)
-            text_encoder = dense_index = sparse_index = None
+            text_encoder = None
             if dense:
                 text_encoder = encoder if isinstance(encoder, TextEncoder) else TextEncoder(encoder)
-                suffix = "" if index_kind == "flat" else f"-{index_kind}"
+            suffix = "" if index_kind == "flat" else f"-{index_kind}"
+            dense_dir = root / f"{text_encoder.fingerprint[:12]}{suffix}" if root and dense else None
+            sparse_dir = root / f"tfidf-{ngram_range[0]}-{ngram_range[1]}" if root and sparse else None
+            identity = table_identity(kb)
+            table = _saved_table([dense_dir, sparse_dir], identity, rebuild) or NameTable.from_kb(kb)
+            dense_index = sparse_index = None
+            if dense:
                 dense_index = _cached(
-                    root and root / f"{text_encoder.fingerprint[:12]}{suffix}",
-                    table,
-                    DenseIndex.load,
-                    lambda: _build_dense(table, text_encoder, index_kind),
-                    rebuild,
-                    kb,
+                    dense_dir, table, DenseIndex.load, lambda: _build_dense(table, text_encoder, index_kind), rebuild, kb, identity
                 )
             if sparse:
                 sparse_index = _cached(
-                    root and root / f"tfidf-{ngram_range[0]}-{ngram_range[1]}",
-                    table,
-                    SparseIndex.load,
-                    lambda: _build_sparse(table, ngram_range),
-                    rebuild,
-                    kb,
+                    sparse_dir, table, SparseIndex.load, lambda: _build_sparse(table, ngram_range), rebuild, kb, identity,
                     normalized_index=True,
                 )
             return cls(kb, table, text_encoder, dense_index, sparse_index, reranker=reranker, **settings)
@@ -407,18 +402,45 @@ def _build_sparse(table: NameTable, ngram_range: tuple[int, int]) -> SparseIndex
     return index
 
 
+def _saved_table(directories: list[Path | None], identity: dict | None, rebuild: bool) -> NameTable | None:
+    """The name table saved with an index built from this very KB (same ``identity``), if any."""
+    if identity is None or rebuild:
+        return None
+    for directory in directories:
+        if directory is not None and matches_identity(directory, identity):
+            try:
+                return NameTable.load(directory)
+            except KnowledgeBaseError as error:
+                log.warning("%s, rebuilding", error)
+    return None
+
+
+def _record_identity(directory: Path, identity: dict | None) -> None:
+    """Records ``identity`` in an index directory saved without one (best effort: a read-only cache stays as it is)."""
+    if identity is None:
+        return
+    try:
+        record_identity(directory, identity)
+    except OSError as error:
+        log.debug("%s: identity not recorded (%s)", directory, error)
+
+
 def _cached(
     directory: Path | None, table: NameTable, load: Callable, build: Callable, rebuild: bool, kb: KnowledgeBase,
-    normalized_index: bool = False,
+    identity: dict | None, normalized_index: bool = False,
 ):
-    """Load the index in ``directory`` if it was built from the same names (and, for an index of
-    ``normalized_index`` names, by the same normalization code), else build (and save) it."""
+    """Load the index in ``directory`` if it was built from the same names (the same KB ``identity``, or
+    row by row; for an index of ``normalized_index`` names also by the same normalization code), else
+    build (and save) it."""
     if directory is not None and directory.is_dir() and not rebuild:
+        if identity is not None and matches_identity(directory, identity):
+            return load(directory)
         try:
             saved = NameTable.load(directory)
             stale = normalized_index and not saved.normalizer_current
             if saved.same_rows(table) and not stale:
                 table.adopt_normalized(saved)
+                _record_identity(directory, identity)
                 return load(directory)
             log.info("%s: built from other names, rebuilding", directory)
         except KnowledgeBaseError as error:
@@ -435,7 +457,7 @@ def _cached(
         return index
     try:
         index.save(staging)
-        table.save(staging)
+        table.save(staging, identity)
         if directory.exists():
             shutil.rmtree(directory)
         os.replace(staging, directory)

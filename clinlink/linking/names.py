@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
 from collections import defaultdict
 from collections.abc import Iterable
 from functools import cached_property, lru_cache
@@ -20,6 +22,8 @@ from clinlink.kb import KnowledgeBase
 from clinlink.text.normalize import normalize
 
 FILE = "names.json"
+#: What a saved table was built from (:func:`table_identity`): a table whose identity matches needs no rebuild.
+IDENTITY_FILE = "names-identity.json"
 
 
 @lru_cache(maxsize=1)
@@ -28,6 +32,52 @@ def normalizer_digest() -> str:
     import clinlink.text.normalize as module
 
     return hashlib.sha256(Path(module.__file__).read_bytes()).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def _table_code_digest() -> str:
+    """sha256 of the code that lists a KB's names (a change there may change the rows)."""
+    import clinlink.kb.concept
+    import clinlink.kb.knowledge_base
+
+    files = (clinlink.kb.concept.__file__, clinlink.kb.knowledge_base.__file__, __file__)
+    return hashlib.sha256(b"".join(Path(f).read_bytes() for f in files)).hexdigest()
+
+
+def table_identity(kb: KnowledgeBase) -> dict[str, str] | None:
+    """The compiled KB's checksum and the digests of the code that lists and normalizes its names
+    (None for a KB built in memory: its rows are compared name by name instead)."""
+    checksum = (kb.manifest.get("artifacts") or {}).get("concepts", {}).get("sha256") if kb.manifest else None
+    if not checksum:
+        return None
+    return {"kb_sha256": checksum, "code": _table_code_digest(), "normalizer": normalizer_digest()}
+
+
+def matches_identity(directory: Path, identity: dict[str, str] | None) -> bool:
+    """True when the table saved in ``directory`` was recorded with ``identity`` and is the very file it was
+    recorded with (its sha256 is part of the record)."""
+    if identity is None:
+        return False
+    try:
+        saved = json.loads((Path(directory) / IDENTITY_FILE).read_text(encoding="utf-8"))
+        if not isinstance(saved, dict) or any(saved.get(key) != value for key, value in identity.items()):
+            return False
+        return saved.get("names_sha256") == hashlib.sha256((Path(directory) / FILE).read_bytes()).hexdigest()
+    except (OSError, ValueError):
+        return False
+
+
+def record_identity(directory: Path, identity: dict[str, str]) -> None:
+    """Writes ``identity`` and the sha256 of the saved table beside it (atomically)."""
+    directory = Path(directory)
+    record = {**identity, "names_sha256": hashlib.sha256((directory / FILE).read_bytes()).hexdigest()}
+    handle, staging = tempfile.mkstemp(dir=directory, prefix=".identity.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(json.dumps(record))
+        os.replace(staging, directory / IDENTITY_FILE)
+    finally:
+        Path(staging).unlink(missing_ok=True)
 
 
 class NameTable:
@@ -84,7 +134,8 @@ class NameTable:
         found = [self.rows_by_concept[c] for c in concept_ids if c in self.rows_by_concept]
         return np.sort(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
 
-    def save(self, directory: Path) -> None:
+    def save(self, directory: Path, identity: dict[str, str] | None = None) -> None:
+        """Writes the table, and ``identity`` (see :func:`table_identity`) beside it when given."""
         payload = {
             "names": self.names,
             "concept_ids": self.concept_ids.tolist(),
@@ -92,6 +143,8 @@ class NameTable:
             "normalizer": normalizer_digest(),
         }
         (Path(directory) / FILE).write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+        if identity is not None:
+            record_identity(directory, identity)
 
     @classmethod
     def load(cls, directory: Path) -> NameTable:

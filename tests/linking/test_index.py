@@ -6,7 +6,8 @@ from clinlink.linking import Linker, TextEncoder
 from clinlink.linking import linker as linker_module
 from clinlink.linking.candidates import search_concepts
 from clinlink.linking.dense import TORCH_MIN_QUERIES, DenseIndex
-from clinlink.linking.names import NameTable
+from clinlink.kb import KnowledgeBase
+from clinlink.linking.names import NameTable, table_identity
 from clinlink.linking.sparse import SparseIndex
 from tests.linking.fresh_process import imports_module
 
@@ -30,6 +31,25 @@ def test_indexes_are_saved_in_the_kb_dir_registered_and_reloaded(tiny_kb, tiny_m
     second = Linker.from_kb(tiny_kb, encoder=encoder)
     for a, b in zip(first.link(QUERIES), second.link(QUERIES)):
         assert [(c.concept_id, round(c.score, 5)) for c in a] == [(c.concept_id, round(c.score, 5)) for c in b]
+
+
+def test_indexes_of_the_same_compiled_kb_reuse_their_saved_name_table(tiny_kb, tiny_model_dir, tmp_path, monkeypatch):
+    encoder = TextEncoder(tiny_model_dir)
+    first = Linker.from_kb(tiny_kb, encoder=encoder, cache_dir=tmp_path)
+
+    def refuse(*args):
+        raise AssertionError("the saved name table should have been reused")
+
+    monkeypatch.setattr(NameTable, "from_kb", classmethod(refuse))
+    second = Linker.from_kb(tiny_kb, encoder=encoder, cache_dir=tmp_path)
+    assert second.table.same_rows(first.table) and second.table.normalized == first.table.normalized
+    assert [[c.concept_id for c in found] for found in second.link(QUERIES)] == [
+        [c.concept_id for c in found] for found in first.link(QUERIES)
+    ]
+    monkeypatch.undo()
+    in_memory = KnowledgeBase(list(tiny_kb))  # no compiled artifact: no identity, rows compared one by one
+    assert table_identity(in_memory) is None
+    assert Linker.from_kb(in_memory, encoder=encoder, cache_dir=tmp_path).table.same_rows(first.table)
 
 
 def test_index_built_from_other_names_is_rebuilt(tiny_kb, tiny_model_dir, tmp_path):
