@@ -64,13 +64,25 @@ class BertEncoder:
         """Ids with [CLS]/[SEP], truncated to ``max_length`` (as ``tokenizer(texts, truncation=True)``)."""
         return [encoding.ids for encoding in self.tokenizer.encode_batch(list(texts))]
 
-    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def pair_ids(self, pairs: list[tuple[str, str]]) -> list[tuple[list[int], list[int]]]:
+        """(ids, segment ids) of text pairs, ``[CLS] a [SEP] b [SEP]`` truncated longest-first to ``max_length``
+        (as ``tokenizer(a, b, truncation="longest_first")``)."""
+        return [(encoding.ids, encoding.type_ids) for encoding in self.tokenizer.encode_batch(list(pairs))]
+
+    def __call__(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None
+    ) -> torch.Tensor:
         w = self.weights
         batch, length = input_ids.shape
         positions = torch.arange(length, device=input_ids.device)
+        segments = (
+            w["embeddings.token_type_embeddings.weight"][0]
+            if token_type_ids is None
+            else F.embedding(token_type_ids, w["embeddings.token_type_embeddings.weight"])
+        )
         hidden = (
             F.embedding(input_ids, w["embeddings.word_embeddings.weight"])
-            + w["embeddings.token_type_embeddings.weight"][0]
+            + segments
             + F.embedding(positions, w["embeddings.position_embeddings.weight"])
         )
         hidden = self._norm(hidden, "embeddings.LayerNorm")

@@ -126,23 +126,17 @@ class CrossEncoderReranker:
         threads: int | None = None,
     ):
         import torch
-        from transformers import AutoTokenizer
 
-        from clinlink.linking.pair_scorer import PairScorer
+        from clinlink.linking.pair_scorer import load_pair_logits
 
         self.model_dir = Path(model) if model is not None else DEFAULT_CROSS_ENCODER
         if not self.model_dir.is_dir():
             raise ConfigError(f"{self.model_dir}: no cross-encoder here; train one with 'clinlink train cross-encoder'")
         if threads:
             torch.set_num_threads(threads)
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir), local_files_only=True)
-        except (OSError, ValueError) as error:
-            raise ConfigError(f"{self.model_dir}: cannot load the cross-encoder's tokenizer ({error})") from error
-        self.model = PairScorer.load(self.model_dir)
-        self.model.eval()
-        self.kb = kb
         self.inputs = read_settings(self.model_dir)
+        self.pair_logits = load_pair_logits(self.model_dir, int(self.inputs["max_length"]))
+        self.kb = kb
         self.top_k = int(self.inputs["top_k"] if top_k is None else top_k)
         self.margin = float(self.inputs["margin"] if margin is None else margin)
         self.weight = float(self.inputs["weight"] if weight is None else weight)
@@ -220,25 +214,14 @@ class CrossEncoderReranker:
 
     def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
         """Model logits of (query text, concept id) pairs, ``PAIR_BATCH`` per forward pass (similar lengths together)."""
-        import torch
-
         texts = [(query, self._candidate_text(concept_id)) for query, concept_id in pairs]
         order = sorted(range(len(texts)), key=lambda i: len(texts[i][0]) + len(texts[i][1]))
         logits = [0.0] * len(texts)
         for start in range(0, len(order), PAIR_BATCH):
             chunk = order[start : start + PAIR_BATCH]
-            batch = self.tokenizer(
-                [texts[i][0] for i in chunk],
-                [texts[i][1] for i in chunk],
-                truncation="longest_first",
-                max_length=int(self.inputs["max_length"]),
-                padding=True,
-                return_tensors="pt",
-            )
             self.model_calls += 1
-            with torch.inference_mode():
-                for i, logit in zip(chunk, self.model(**batch).float().tolist()):
-                    logits[i] = logit
+            for i, logit in zip(chunk, self.pair_logits([texts[i] for i in chunk])):
+                logits[i] = logit
         return logits
 
     def _candidate_text(self, concept_id: str) -> str:

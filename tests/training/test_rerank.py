@@ -10,6 +10,7 @@ import pytest
 from clinlink.errors import ConfigError
 from clinlink.linking import Candidate, Linker, Reranker, TextEncoder
 from clinlink.linking.rerank import CrossEncoderReranker, candidate_text, context_window, fused_scores
+from tests.linking.fresh_process import imports_module
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +160,24 @@ def test_the_linker_component_reranks_with_the_sentence_as_context(tiny_kb, tiny
     assert doc.ents[0]._.concept_id == doc.ents[0]._.candidates[0][0]
     plain = spacy.blank("en").add_pipe("clinlink_linker", config=config | {"reranker": None})
     assert plain.linker.reranker is None and plain.linker is not component.linker
+
+
+def test_the_plain_torch_pair_scorer_matches_transformers(tiny_cross_encoder_dir):
+    from clinlink.linking.pair_scorer import _transformers_pair_logits, load_pair_logits
+
+    pairs = [("big heart | he has a big heart", "Heart enlargement ; Enlarged cardiac silhouette"), ("", "fever"),
+             ("pale " * 30, "skin " * 30)]  # the last pair is truncated longest-first
+    plain = load_pair_logits(tiny_cross_encoder_dir, 24)
+    assert plain.__module__ == "clinlink.linking.pair_scorer" and "transformers" not in plain.__qualname__
+    np.testing.assert_allclose(plain(pairs), _transformers_pair_logits(tiny_cross_encoder_dir, 24)(pairs), atol=1e-5)
+
+
+def test_loading_the_reranker_does_not_import_transformers(tiny_kb, tiny_cross_encoder_dir):
+    script = (
+        "from clinlink.kb import load_compiled\n"
+        "from clinlink.linking.rerank import CrossEncoderReranker\n"
+        f"kb = load_compiled({str(tiny_kb.path)!r})\n"
+        f"reranker = CrossEncoderReranker(kb, {str(tiny_cross_encoder_dir)!r})\n"
+        "reranker.logits('big heart', None, ['HP:9900002', 'HP:9900003'])"
+    )
+    assert not imports_module(script, "transformers")
