@@ -101,11 +101,23 @@ class FuzzyMatcher:
             window = words[position:end]
             if not window[-1].last_in_token or window[-1].stem in FUNCTION_WORDS:
                 continue
-            hit = self._best_window(tuple(w.stem for w in window))
-            if hit is not None:
+            stems = tuple(w.stem for w in window)
+            hit = self._best_window(stems)
+            if hit is not None and self._anchors_aligned(stems, anchors[position:end], hit[0]):
                 ids = self.dictionary.exact[tuple(hit[0].split(" "))]
                 return Match(position, end, ids, "fuzzy", hit[1] / 100.0)
         return None
+
+    def _anchors_aligned(self, stems: tuple[str, ...], anchors: list[bool], name: str) -> bool:
+        """Each anchor (misspelt or variant) word of the window is itself close to a word of the matched name
+        (``min_word_score``): "differential diagnosis" is not "differential cyanosis" although the windows
+        score high together."""
+        words = name.split(" ")
+        return all(
+            process.extractOne(stem, words, scorer=fuzz.ratio, score_cutoff=self.min_word_score) is not None
+            for stem, anchor in zip(stems, anchors)
+            if anchor
+        )
 
     def _best_window(self, stems: tuple[str, ...]) -> tuple[str, float] | None:
         """The best dictionary name for a window (cached: notes repeat their phrases)."""

@@ -106,3 +106,17 @@ def test_component_sets_entities_and_keeps_gold(nlp, kb, monkeypatch):
 def test_fuzzy_multi_word_typo(nlp, kb):
     found = detect(nlp, kb, "Small plueral effusion.")
     assert ("plueral effusion", "HP:0002202", "fuzzy") in found
+
+
+def test_fuzzy_window_needs_its_unknown_word_close_to_a_word_of_the_name(nlp):
+    kb = KnowledgeBase(
+        [
+            Concept("HP:0000118", "HP", "Phenotypic abnormality", group="DISO"),
+            Concept("HP:0011916", "HP", "Differential cyanosis", group="DISO", parents=["HP:0000118"]),
+            Concept("HP:0031988", "HP", "Diagnostic delay", group="DISO", parents=["HP:0000118"]),
+        ]
+    )
+    # "diagnosis" is near "diagnostic", so it anchors a window; "differential diagnosis" then scores high
+    # against "differential cyanosis" as a whole, but "diagnosis" is unlike "cyanosis"
+    assert detect(nlp, kb, "The differential diagnosis is broad.") == []
+    assert detect(nlp, kb, "Differential cyanossis was seen.") == [("Differential cyanossis", "HP:0011916", "fuzzy")]
