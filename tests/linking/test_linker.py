@@ -87,9 +87,9 @@ class ReverseWhenUnsure:
     def should_rerank(self, mention, candidates):
         return not candidates[0].exact
 
-    def rerank(self, mention, context, candidates):
-        self.calls.append((mention, context, len(candidates)))
-        return [Candidate(c.concept_id, c.name, 0.99, retrieved_by="rerank") for c in reversed(candidates)]
+    def rerank(self, mentions, contexts, lists):
+        self.calls.extend((m, c, len(candidates)) for m, c, candidates in zip(mentions, contexts, lists))
+        return [[Candidate(c.concept_id, c.name, 0.99, retrieved_by="rerank") for c in reversed(candidates)] for candidates in lists]
 
 
 def test_reranker_is_called_behind_its_gate(tiny_kb, tmp_path):
