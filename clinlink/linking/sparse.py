@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections import OrderedDict
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -106,7 +107,6 @@ class SparseIndex:
         self.weights = weights
         self.matrix = matrix.tocsr()
         self.metadata = metadata
-        self._transposed = self.matrix.T.tocsr()
         self._subsets: OrderedDict[bytes, sp.csr_matrix] = OrderedDict()
 
     @classmethod
@@ -155,7 +155,7 @@ class SparseIndex:
         self, queries: sp.csr_matrix, n: int, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top ``n`` rows per query by cosine (scores, rows); ``-1`` rows where fewer have any overlap."""
-        columns = self._transposed if allowed is None else self._subset(allowed)
+        columns = self._columns if allowed is None else self._subset(allowed)
         scores = np.full((queries.shape[0], n), -np.inf, dtype=np.float32)
         rows = np.full((queries.shape[0], n), -1, dtype=np.int64)
         for start in range(0, queries.shape[0], CHUNK):
@@ -170,6 +170,11 @@ class SparseIndex:
                 scores[start + offset, : len(order)] = values[order]
                 rows[start + offset, : len(order)] = found[order] if allowed is None else allowed[found[order]]
         return scores, rows
+
+    @cached_property
+    def _columns(self) -> sp.csr_matrix:
+        """The matrix transposed, for unfiltered searches (built on the first: filtered searches use :meth:`_subset`)."""
+        return self.matrix.T.tocsr()
 
     def _subset(self, allowed: np.ndarray) -> sp.csr_matrix:
         key = allowed.tobytes()
