@@ -271,7 +271,7 @@ def main() -> None:
         reranker = CrossEncoderReranker(kb)
         reranked = Linker(kb, best_retriever.table, best_retriever.encoder, best_retriever.dense,
                           best_retriever.sparse, reranker=reranker)
-        methods.append(("+ cross-encoder reranker", lambda q: linker_ranking(reranked, allowed, q, reranker.top_k)))
+        methods.append(("+ cross-encoder reranker", lambda q: linker_ranking(reranked, allowed, q, max(5, reranker.top_k))))
         final_linker = reranked
 
     for name, run in methods:

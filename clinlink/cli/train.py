@@ -190,6 +190,42 @@ def cross_encoder(
     _finish(out, report, summary, card)
 
 
+@app.command("calibrate-reranker")
+def calibrate_reranker(
+    ctx: typer.Context,
+    model: Path = typer.Option(MODELS / "cross-encoder", "--model", "-m", help="Trained cross-encoder directory."),
+    kb_dir: Path = KB_DIR,
+    sources: list[str] = SOURCES,
+    retriever: Path = typer.Option(None, "--retriever", help="Bi-encoder that retrieves the lists (default: models/bi-encoder)."),
+    top_k: int = typer.Option(None, "--top-k", help="Candidates reranked per list at run time (default: as saved)."),
+    calibration_queries: int = typer.Option(1000, "--calibration-queries", help="Held-out synonyms to calibrate on."),
+    index_cache: Path = typer.Option(None, "--index-cache", help="Directory to keep and reuse the retriever's indexes in."),
+    seed: int = SEED,
+    threads: int = THREADS,
+) -> None:
+    """Calibrate a trained cross-encoder's gate on held-out synonyms; writes its reranker.json and model card."""
+    import json
+
+    from clinlink.linking.encoder import default_model_dir
+    from clinlink.training.cross_encoder import calibrate_saved, retriever_linker
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    kb = _kb(kb_dir)
+    linker = retriever_linker(kb, sources, retriever or default_model_dir(), index_cache)
+    choice = calibrate_saved(kb, linker, model, sources, calibration_queries, seed, top_k)
+    card = model / "model_card.md"
+    if card.is_file():
+        text = card.read_text(encoding="utf-8").split("\n## Calibration\n")[0].rstrip("\n")
+        card.write_text(
+            f"{text}\n\n## Calibration\n```\n{_command(ctx)}\n```\n```json\n{json.dumps(choice, indent=2)}\n```\n",
+            encoding="utf-8",
+        )
+    console.print(f"[green]calibrated[/] {model}: {json.dumps(choice)}")
+
+
 def _command(ctx: typer.Context) -> str:
     """The command line that reproduces this run, every option spelled out (repository paths relative)."""
     words = ["clinlink", "train", ctx.info_name]

@@ -14,7 +14,11 @@ exact name match and ``top1 - top2`` retrieval score below ``margin``.
 Final score of candidate ``i`` (``r``: retrieval score, ``w``: ``weight``):
 ``(1 - w) * r_i + w * p_i * max(r)``. The reranker moves confidence inside the
 list but never lifts it above the list's best retrieval score, so the
-linker's NIL threshold keeps its meaning.
+linker's NIL threshold keeps its meaning. With ``min_probability`` set, the
+cross-encoder overrides retrieval only where it is confident: a list is
+reordered by ``p`` alone (``w`` = 1) when ``p`` of a candidate other than
+retrieval's first is at least ``min_probability``, and keeps retrieval's
+order and scores otherwise (``rerank_score`` is set either way).
 
 Cache: an LRU on (mention, context window) holding each scored concept's
 logit, so a repeated phrase costs no model call.
@@ -46,7 +50,9 @@ DEFAULT_CROSS_ENCODER = Path(__file__).resolve().parents[2] / "models" / "cross-
 SETTINGS_FILE = "reranker.json"
 #: (mention, candidate) pairs per forward pass.
 PAIR_BATCH = 64
-DEFAULT_SETTINGS = {"max_length": 64, "synonyms": 3, "context_words": 8, "top_k": 16, "margin": 0.1, "weight": 0.5}
+DEFAULT_SETTINGS = {
+    "max_length": 64, "synonyms": 3, "context_words": 8, "top_k": 16, "margin": 0.1, "weight": 0.5, "min_probability": None,
+}
 
 
 def context_window(mention: str, context: str | None, words: int) -> str:
@@ -110,8 +116,8 @@ class CrossEncoderReranker:
 
     ``model``: a directory (default ``models/cross-encoder``), loaded with
     ``local_files_only=True``. ``kb`` supplies candidates' synonyms and parents.
-    ``top_k`` / ``margin`` / ``weight``: None takes the values saved with the model (``top_k``: the
-    list length it was trained on).
+    ``top_k`` / ``margin`` / ``weight`` / ``min_probability``: None takes the values saved with the model
+    (``top_k``: the list length it was trained on; see the module docstring for the others).
     ``model_calls`` counts forward passes (the cache saves them).
     """
 
@@ -122,6 +128,7 @@ class CrossEncoderReranker:
         top_k: int | None = None,
         margin: float | None = None,
         weight: float | None = None,
+        min_probability: float | None = None,
         cache_size: int = 4096,
         threads: int | None = None,
     ):
@@ -140,6 +147,8 @@ class CrossEncoderReranker:
         self.top_k = int(self.inputs["top_k"] if top_k is None else top_k)
         self.margin = float(self.inputs["margin"] if margin is None else margin)
         self.weight = float(self.inputs["weight"] if weight is None else weight)
+        saved = self.inputs["min_probability"] if min_probability is None else min_probability
+        self.min_probability = None if saved is None else float(saved)
         self.cache_size = cache_size
         self.model_calls = 0
         self._cache: OrderedDict[tuple[str, str], dict[str, float]] = OrderedDict()
@@ -170,7 +179,14 @@ class CrossEncoderReranker:
         probabilities = np.exp(logits - logits.max())
         probabilities /= probabilities.sum()
         retrieval = np.asarray([c.score for c in head], dtype=np.float64)
-        final = fused_scores(retrieval, probabilities, self.weight)
+        if self.min_probability is None:
+            final = fused_scores(retrieval, probabilities, self.weight)
+        elif probabilities.argmax() != 0 and probabilities.max() >= self.min_probability:
+            final = fused_scores(retrieval, probabilities, 1.0)
+        else:
+            final = retrieval
+        if final is retrieval:  # not confident enough to override: retrieval's list, with p for the record
+            return [replace(c, rerank_score=float(p)) for c, p in zip(head, probabilities)]
         rescored = [
             replace(c, score=float(score), rerank_score=float(p), retrieved_by="rerank")
             for c, score, p in zip(head, final, probabilities)

@@ -174,9 +174,8 @@ def train_cross_encoder(
     prepare(settings.training)
     rng = random.Random(settings.training.seed)
     queries = training_queries(kb, settings.sources, settings.training.seed, settings.max_queries)
-    scope = KnowledgeBase(kb.filter(sources=settings.sources))
     retriever_dir = Path(retriever) if retriever is not None else default_model_dir()
-    linker = Linker.from_kb(scope, encoder=TextEncoder(retriever_dir), cache_dir=settings.index_cache)
+    linker = retriever_linker(kb, settings.sources, retriever_dir, settings.index_cache)
     lists = mine_lists(linker, queries, settings.top_k)
     examples = build_examples(kb, queries, lists, settings, rng)
     tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
@@ -204,13 +203,28 @@ def train_cross_encoder(
         "files": files,
     }
     if settings.calibration_queries:
-        held_out = held_out_queries(linker, settings.sources, settings.calibration_queries, settings.training.seed)
-        reranker = CrossEncoderReranker(kb, out)
-        calibration = calibrate(reranker, linker, held_out)
-        inputs.update(margin=calibration["margin"], weight=calibration["weight"])
-        settings_path.write_text(json.dumps(inputs, indent=2) + "\n", encoding="utf-8")
-        summary["calibration"] = {k: v for k, v in calibration.items() if k != "grid"}
+        summary["calibration"] = calibrate_saved(kb, linker, out, settings.sources, settings.calibration_queries, settings.training.seed)
     return report, summary
+
+
+def retriever_linker(kb: KnowledgeBase, sources: Sequence[str], retriever: Path, index_cache: Path | None) -> Linker:
+    """The linker that mines training lists and calibrates: ``retriever`` over the ``sources`` concepts only."""
+    return Linker.from_kb(KnowledgeBase(kb.filter(sources=sources)), encoder=TextEncoder(retriever), cache_dir=index_cache)
+
+
+def calibrate_saved(
+    kb: KnowledgeBase, linker: Linker, model_dir: Path, sources: Sequence[str], queries: int, seed: int, top_k: int | None = None
+) -> dict[str, Any]:
+    """Calibrates the reranker saved in ``model_dir`` (its lists ``top_k`` long, default: as saved) on
+    ``queries`` held-out synonyms and writes the chosen settings into its ``reranker.json``; returns the choice."""
+    reranker = CrossEncoderReranker(kb, model_dir, top_k=top_k)
+    calibration = calibrate(reranker, linker, held_out_queries(linker, sources, queries, seed))
+    settings_path = Path(model_dir) / SETTINGS_FILE
+    inputs = json.loads(settings_path.read_text(encoding="utf-8"))
+    inputs.update(top_k=reranker.top_k, margin=calibration["margin"], weight=calibration["weight"],
+                  min_probability=calibration["min_probability"])
+    settings_path.write_text(json.dumps(inputs, indent=2) + "\n", encoding="utf-8")
+    return {k: v for k, v in calibration.items() if k != "grid"}
 
 
 def _share(lists: Sequence[list[Candidate]], queries: Sequence[tuple[str, str]], test) -> float:

@@ -135,6 +135,10 @@ def test_calibration_picks_a_gate_no_worse_than_retrieval(tiny_kb, tiny_bert_dir
     assert result["acc@1"] >= result["acc@1_retrieval"]
     closed = [row for row in result["grid"] if row["margin"] == 0.0]
     assert all(row["reranked"] == 0 and row["acc@1"] == result["acc@1_retrieval"] for row in closed)
+    assert result["changed"] == 0 or result["change_precision"] >= result["min_change_precision"]
+    assert {row["min_probability"] for row in result["grid"]} >= {None, 0.9}
+    strict = calibrate(CrossEncoderReranker(tiny_kb, tiny_cross_encoder_dir, top_k=4), linker, queries, min_change_precision=1.01)
+    assert strict["changed"] == 0 and strict["margin"] == 0.0 and strict["acc@1"] == strict["acc@1_retrieval"]
 
 
 def test_the_linker_component_reranks_with_the_sentence_as_context(tiny_kb, tiny_bert_dir, tiny_cross_encoder_dir):
@@ -181,3 +185,19 @@ def test_loading_the_reranker_does_not_import_transformers(tiny_kb, tiny_cross_e
         "reranker.logits('big heart', None, ['HP:9900002', 'HP:9900003'])"
     )
     assert not imports_module(script, "transformers")
+
+
+def test_a_confidence_gate_overrides_retrieval_only_when_the_model_is_sure(reranker):
+    candidates = _candidates(0.7, 0.69, 0.68, 0.67)
+    ids = [c.concept_id for c in candidates]
+    p = np.exp(reranker.logits("big heart", None, ids))
+    p /= p.sum()
+    assert p.argmax() != 0  # the tiny random model prefers another candidate than retrieval's first
+    sure = CrossEncoderReranker(reranker.kb, reranker.model_dir, top_k=4, min_probability=float(p.max()) - 1e-6)
+    overridden = sure.rerank(["big heart"], [None], [candidates])[0]
+    assert overridden[0].concept_id == ids[int(p.argmax())] and overridden[0].retrieved_by == "rerank"
+    assert overridden[0].score == pytest.approx(p.max() * 0.7)
+    unsure = CrossEncoderReranker(reranker.kb, reranker.model_dir, top_k=4, min_probability=float(p.max()) + 1e-6)
+    kept = unsure.rerank(["big heart"], [None], [candidates])[0]
+    assert [(c.concept_id, c.score, c.retrieved_by) for c in kept] == [(c.concept_id, c.score, c.retrieved_by) for c in candidates]
+    assert [c.rerank_score for c in kept] == pytest.approx(list(p))

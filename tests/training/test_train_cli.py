@@ -69,6 +69,13 @@ def test_cross_encoder_training_mines_lists_and_saves_a_working_reranker(
     assert (reranker.margin, reranker.weight, reranker.top_k) == (saved["margin"], saved["weight"], 4)
     logits = reranker.logits("big heart", None, ["HP:9900002", "HP:9900005"])
     assert len(logits) == 2 and logits[0] != logits[1]
+    recalibrate = ["train", "calibrate-reranker", "--model", str(out), "--kb", str(tiny_kb_dir), "--retriever", str(bi_encoder_dir)]
+    result = runner.invoke(app, [*recalibrate, "--top-k", "3"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((out / "reranker.json").read_text())
+    assert saved["top_k"] == 3 and "min_probability" in saved and saved["max_length"] == 64
+    card = (out / "model_card.md").read_text(encoding="utf-8")
+    assert card.count("## Calibration") == 1 and "clinlink train calibrate-reranker" in card and "--top-k 3" in card
 
 
 def test_training_needs_data(tiny_kb_dir: Path, tiny_bert_dir: Path, tmp_path: Path):
