@@ -73,6 +73,10 @@ def load(name_or_path: str | Path | None = None, exclude: tuple[str, ...] = (), 
 
 
 def _build(path: Path, data: dict[str, Any], exclude: tuple[str, ...], component_overrides: dict[str, dict]) -> Language:
+    names = [component.get("name", component["factory"]) for component in data["components"]]
+    unknown = sorted(set(component_overrides) - set(names))
+    if unknown:
+        raise ConfigError(f"{path}: no component named {', '.join(map(repr, unknown))} to configure (components: {', '.join(names)})")
     nlp = spacy.blank(data.get("lang", "en"))
     add_infixes(nlp, (data.get("tokenizer") or {}).get("infixes") or (), str(path))
     kb = data.get("kb")

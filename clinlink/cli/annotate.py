@@ -43,6 +43,9 @@ def annotate(
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://host:8786); default: a local cluster."),
     workers: int = typer.Option(2, "--workers", min=1, help="Workers of the local Dask cluster."),
     log_text: bool = typer.Option(False, "--log-text", help="Allow note text in log messages (off: logs name notes by id and file only)."),
+    rerank: str = typer.Option(
+        None, "--rerank", help="Rerank the candidates of unsafe links with a cross-encoder: 'default' (models/cross-encoder) or a model directory."
+    ),
 ) -> None:
     """Annotate every note of a folder or table; bad notes go to OUT/errors.jsonl and the run goes on."""
     from clinlink.batch import annotate as run_annotate
@@ -51,7 +54,9 @@ def annotate(
     from clinlink.io.shards import ERRORS_FILE
 
     options = RunOptions(max_chars=max_chars, batch_size=batch_size, n_process=n_process, shard_size=shard_size, log_text=log_text)
-    spec = PipelineSpec.of(pipeline, exclude)
+    if rerank and "linker" in exclude:
+        raise typer.BadParameter("--rerank needs the linker; it is excluded", param_hint="--rerank")
+    spec = PipelineSpec.of(pipeline, exclude, **({"linker": {"reranker": rerank}} if rerank else {}))
     columns = (
         TextColumn("[bold]annotating"), BarColumn(), MofNCompleteColumn(), NotesPerSecond(),
         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),

@@ -232,3 +232,21 @@ def test_two_processes_give_the_same_output_as_one(cli, tmp_path, test_pipeline,
     assert result.exit_code == 0, result.output
     assert records_of(two) == records_of(one)
     assert len(records_of(one)) == 40
+
+
+def test_rerank_switches_on_the_linkers_cross_encoder(cli, notes_dir, tmp_path, test_pipeline, records_of):
+    from clinlink.batch.core import _PIPELINES
+    from clinlink.linking.rerank import DEFAULT_CROSS_ENCODER, CrossEncoderReranker
+
+    with_linker = tmp_path / "with-linker.yaml"
+    with_linker.write_text(test_pipeline.read_text(encoding="utf-8") + "  - name: linker\n    factory: clinlink_linker\n", encoding="utf-8")
+    result = cli("annotate", notes_dir, "-o", tmp_path / "reranked", "--pipeline", with_linker, "--rerank", "default")
+    assert result.exit_code == 0, result.output
+    loaded = [nlp for spec, nlp in _PIPELINES.items() if spec.name_or_path == str(with_linker) and "reranker" in spec.overrides]
+    reranker = loaded[0].get_pipe("linker").linker.reranker
+    assert isinstance(reranker, CrossEncoderReranker) and reranker.model_dir == DEFAULT_CROSS_ENCODER
+    assert {r["id"] for r in records_of(tmp_path / "reranked")} == {"cxr/report1", "cxr/report2", "clinic/visit", "short"}
+    excluded = cli("annotate", notes_dir, "-o", tmp_path / "no", "--pipeline", with_linker, "--rerank", "default", "--exclude", "linker")
+    assert excluded.exit_code == 2 and "needs the linker" in excluded.output
+    no_linker = cli("annotate", notes_dir, "-o", tmp_path / "none", "--pipeline", test_pipeline, "--rerank", "default")
+    assert no_linker.exit_code == 1 and "no component named 'linker'" in no_linker.output
