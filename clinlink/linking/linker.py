@@ -127,16 +127,18 @@ class Linker:
             dense_dir = root / f"{text_encoder.fingerprint[:12]}{suffix}" if root and dense else None
             sparse_dir = root / f"tfidf-{ngram_range[0]}-{ngram_range[1]}" if root and sparse else None
             identity = table_identity(kb)
-            table = _saved_table([dense_dir, sparse_dir], identity, rebuild) or NameTable.from_kb(kb)
+            current = {d for d in (dense_dir, sparse_dir) if d is not None and not rebuild and matches_identity(d, identity)}
+            table = _saved_table(current) or NameTable.from_kb(kb)
             dense_index = sparse_index = None
             if dense:
                 dense_index = _cached(
-                    dense_dir, table, DenseIndex.load, lambda: _build_dense(table, text_encoder, index_kind), rebuild, kb, identity
+                    dense_dir, table, DenseIndex.load, lambda: _build_dense(table, text_encoder, index_kind), rebuild, kb,
+                    identity, dense_dir in current,
                 )
             if sparse:
                 sparse_index = _cached(
-                    sparse_dir, table, SparseIndex.load, lambda: _build_sparse(table, ngram_range), rebuild, kb, identity,
-                    normalized_index=True,
+                    sparse_dir, table, SparseIndex.load, lambda: _build_sparse(table, ngram_range), rebuild, kb,
+                    identity, sparse_dir in current, normalized_index=True,
                 )
             return cls(kb, table, text_encoder, dense_index, sparse_index, reranker=reranker, **settings)
 
@@ -251,32 +253,27 @@ class Linker:
         did not propose with that retriever (one batched call each), then merges and ranks."""
         dense_missing: list[list[str]] = [[] for _ in mentions]
         sparse_missing: list[list[str]] = [[] for _ in mentions]
-        leads = []
+        extras = []  # per mention: exact-name concepts neither retriever proposed, added to the leading one
         for i in range(len(mentions)):
             dense_i = None if dense_hits is None else dense_hits[i]
             sparse_i = None if sparse_hits is None else sparse_hits[i]
-            lead = "dense" if dense_i is not None else "sparse"
-            leads.append(lead)
-            extra = [c for c in exact_sets[i] if c not in (dense_i if lead == "dense" else sparse_i)
-                     and (sparse_i is None or c not in sparse_i)]
-            if lead == "dense":
-                dense_missing[i] = extra
-            else:
-                sparse_missing[i] = extra
-            if dense_i is not None and sparse_i is not None:
-                dense_missing[i] += [c for c in sparse_i if c not in dense_i]
-                sparse_missing[i] += [c for c in dense_i if c not in sparse_i] + extra
+            lead = dense_i if dense_i is not None else sparse_i
+            extra = [c for c in exact_sets[i] if c not in lead and (sparse_i is None or c not in sparse_i)]
+            extras.append(extra)
+            if dense_i is None:
+                sparse_missing[i] = list(extra)
+                continue
+            dense_missing[i] = extra + ([c for c in sparse_i if c not in dense_i] if sparse_i is not None else [])
+            if sparse_i is not None:
+                sparse_missing[i] = [c for c in dense_i if c not in sparse_i] + extra
         dense_filled = self._score_concepts(self.dense, dense_queries, dense_missing, exclude)
         sparse_filled = self._score_concepts(self.sparse, sparse_queries, sparse_missing, exclude)
         results = []
-        for i, lead in enumerate(leads):
+        for i, extra in enumerate(extras):
             dense_i = None if dense_hits is None else dense_hits[i]
             sparse_i = None if sparse_hits is None else sparse_hits[i]
-            extra = [c for c in (dense_missing if lead == "dense" else sparse_missing)[i] if c in exact_sets[i]]
-            if lead == "dense":
-                dense_i.update((c, dense_filled[i].pop(c)) for c in extra if c not in (sparse_i or ()))
-            else:
-                sparse_i.update((c, sparse_filled[i].pop(c)) for c in extra)
+            lead, filled = (dense_i, dense_filled[i]) if dense_i is not None else (sparse_i, sparse_filled[i])
+            lead.update((c, filled.pop(c)) for c in extra)
             merged = merge(dense_i, sparse_i, dense_filled[i], sparse_filled[i], self.dense_weight, self.merge_method)
             results.append(rank(merged, exact_sets[i], self.table, self.preferred_name, k))
         return results
@@ -402,16 +399,13 @@ def _build_sparse(table: NameTable, ngram_range: tuple[int, int]) -> SparseIndex
     return index
 
 
-def _saved_table(directories: list[Path | None], identity: dict | None, rebuild: bool) -> NameTable | None:
-    """The name table saved with an index built from this very KB (same ``identity``), if any."""
-    if identity is None or rebuild:
-        return None
-    for directory in directories:
-        if directory is not None and matches_identity(directory, identity):
-            try:
-                return NameTable.load(directory)
-            except KnowledgeBaseError as error:
-                log.warning("%s, rebuilding", error)
+def _saved_table(directories: set[Path]) -> NameTable | None:
+    """The name table saved with an index built from this very KB (``directories``: those whose identity matches)."""
+    for directory in sorted(directories):
+        try:
+            return NameTable.load(directory)
+        except KnowledgeBaseError as error:
+            log.warning("%s, rebuilding", error)
     return None
 
 
@@ -427,13 +421,13 @@ def _record_identity(directory: Path, identity: dict | None) -> None:
 
 def _cached(
     directory: Path | None, table: NameTable, load: Callable, build: Callable, rebuild: bool, kb: KnowledgeBase,
-    identity: dict | None, normalized_index: bool = False,
+    identity: dict | None, current: bool, normalized_index: bool = False,
 ):
-    """Load the index in ``directory`` if it was built from the same names (the same KB ``identity``, or
-    row by row; for an index of ``normalized_index`` names also by the same normalization code), else
-    build (and save) it."""
+    """Load the index in ``directory`` if it was built from the same names (``current``: recorded with this
+    KB's ``identity``; else compared row by row, and for an index of ``normalized_index`` names also by the
+    same normalization code), else build (and save) it."""
     if directory is not None and directory.is_dir() and not rebuild:
-        if identity is not None and matches_identity(directory, identity):
+        if current:
             return load(directory)
         try:
             saved = NameTable.load(directory)

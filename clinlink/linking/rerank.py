@@ -106,6 +106,15 @@ def read_settings(model_dir: Path) -> dict[str, Any]:
     return settings
 
 
+def fusion_weight(probabilities: np.ndarray, weight: float, min_probability: float | None) -> float | None:
+    """The weight to fuse a list's scores with, or None where the confidence gate keeps retrieval's list
+    (see the module docstring)."""
+    if min_probability is None:
+        return weight
+    best = int(np.argmax(probabilities))
+    return 1.0 if best != 0 and probabilities[best] >= min_probability else None
+
+
 def fused_scores(retrieval: np.ndarray, probabilities: np.ndarray, weight: float) -> np.ndarray:
     """``(1 - w) * r + w * p * max(r)`` (see the module docstring)."""
     return (1 - weight) * retrieval + weight * probabilities * retrieval.max()
@@ -178,15 +187,10 @@ class CrossEncoderReranker:
     def _fuse(self, head: list[Candidate], logits: np.ndarray) -> list[Candidate]:
         probabilities = np.exp(logits - logits.max())
         probabilities /= probabilities.sum()
-        retrieval = np.asarray([c.score for c in head], dtype=np.float64)
-        if self.min_probability is None:
-            final = fused_scores(retrieval, probabilities, self.weight)
-        elif probabilities.argmax() != 0 and probabilities.max() >= self.min_probability:
-            final = fused_scores(retrieval, probabilities, 1.0)
-        else:
-            final = retrieval
-        if final is retrieval:  # not confident enough to override: retrieval's list, with p for the record
+        weight = fusion_weight(probabilities, self.weight, self.min_probability)
+        if weight is None:  # not confident enough to override: retrieval's list, with p for the record
             return [replace(c, rerank_score=float(p)) for c, p in zip(head, probabilities)]
+        final = fused_scores(np.asarray([c.score for c in head], dtype=np.float64), probabilities, weight)
         rescored = [
             replace(c, score=float(score), rerank_score=float(p), retrieved_by="rerank")
             for c, score, p in zip(head, final, probabilities)

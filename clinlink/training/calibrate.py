@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from clinlink.linking.linker import Linker
-from clinlink.linking.rerank import CrossEncoderReranker, fused_scores
+from clinlink.linking.rerank import CrossEncoderReranker, fused_scores, fusion_weight
 from clinlink.text.normalize import normalize
 from clinlink.training.splits import is_held_out
 
@@ -112,7 +112,5 @@ def calibrate(
 
 def _pick(retrieval: np.ndarray, probabilities: np.ndarray, weight: float, min_probability: float | None) -> int:
     """The position the reranker puts first (see :class:`~clinlink.linking.rerank.CrossEncoderReranker`)."""
-    if min_probability is None:
-        return int(np.argmax(fused_scores(retrieval, probabilities, weight)))
-    best = int(np.argmax(probabilities))
-    return best if probabilities[best] >= min_probability else 0
+    used = fusion_weight(probabilities, weight, min_probability)
+    return 0 if used is None else int(np.argmax(fused_scores(retrieval, probabilities, used)))
