@@ -26,6 +26,7 @@ from typing import Any
 import torch
 import yaml
 
+from clinlink.errors import ConfigError
 from clinlink.kb import KnowledgeBase
 from clinlink.linking.encoder import TextEncoder, default_model_dir
 from clinlink.linking.candidates import Candidate
@@ -37,6 +38,7 @@ from clinlink.linking.rerank import (
     candidate_text,
     context_window,
     mention_text,
+    read_settings,
 )
 from clinlink.text.normalize import normalize
 from clinlink.training.calibrate import calibrate, held_out_queries
@@ -209,7 +211,10 @@ def train_cross_encoder(
 
 def retriever_linker(kb: KnowledgeBase, sources: Sequence[str], retriever: Path, index_cache: Path | None) -> Linker:
     """The linker that mines training lists and calibrates: ``retriever`` over the ``sources`` concepts only."""
-    return Linker.from_kb(KnowledgeBase(kb.filter(sources=sources)), encoder=TextEncoder(retriever), cache_dir=index_cache)
+    scope = KnowledgeBase(kb.filter(sources=sources))
+    if not len(scope):
+        raise ConfigError(f"no concepts of {', '.join(sources)} in this KB ({kb.path or 'built in memory'})")
+    return Linker.from_kb(scope, encoder=TextEncoder(retriever), cache_dir=index_cache)
 
 
 def calibrate_saved(
@@ -218,9 +223,12 @@ def calibrate_saved(
     """Calibrates the reranker saved in ``model_dir`` (its lists ``top_k`` long, default: as saved) on
     ``queries`` held-out synonyms and writes the chosen settings into its ``reranker.json``; returns the choice."""
     reranker = CrossEncoderReranker(kb, model_dir, top_k=top_k)
-    calibration = calibrate(reranker, linker, held_out_queries(linker, sources, queries, seed))
+    held_out = held_out_queries(linker, sources, queries, seed)
+    if not held_out:
+        raise ConfigError(f"no held-out synonyms of {', '.join(sources)} in this KB to calibrate {model_dir} on")
+    calibration = calibrate(reranker, linker, held_out)
     settings_path = Path(model_dir) / SETTINGS_FILE
-    inputs = json.loads(settings_path.read_text(encoding="utf-8"))
+    inputs = read_settings(Path(model_dir))
     inputs.update(top_k=reranker.top_k, margin=calibration["margin"], weight=calibration["weight"],
                   min_probability=calibration["min_probability"])
     settings_path.write_text(json.dumps(inputs, indent=2) + "\n", encoding="utf-8")

@@ -76,6 +76,11 @@ def test_cross_encoder_training_mines_lists_and_saves_a_working_reranker(
     assert saved["top_k"] == 3 and "min_probability" in saved and saved["max_length"] == 64
     card = (out / "model_card.md").read_text(encoding="utf-8")
     assert card.count("## Calibration") == 1 and "clinlink train calibrate-reranker" in card and "--top-k 3" in card
+    (out / "reranker.json").unlink()  # a model without saved settings calibrates onto the defaults
+    assert runner.invoke(app, [*recalibrate, "--top-k", "3"]).exit_code == 0
+    assert json.loads((out / "reranker.json").read_text())["top_k"] == 3
+    nothing = runner.invoke(app, [*recalibrate, "--source", "ICD10CM"])
+    assert nothing.exit_code != 0 and "no concepts of ICD10CM in this KB" in str(nothing.exception) + nothing.output
 
 
 def test_training_needs_data(tiny_kb_dir: Path, tiny_bert_dir: Path, tmp_path: Path):
