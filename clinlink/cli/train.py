@@ -199,6 +199,9 @@ def calibrate_reranker(
     retriever: Path = typer.Option(None, "--retriever", help="Bi-encoder that retrieves the lists (default: models/bi-encoder)."),
     top_k: int = typer.Option(None, "--top-k", help="Candidates reranked per list at run time (default: as saved)."),
     calibration_queries: int = typer.Option(1000, "--calibration-queries", help="Held-out synonyms to calibrate on."),
+    quantize: bool = typer.Option(
+        None, "--quantize/--no-quantize", help="Run (and calibrate) the model with int8 Linear layers on the CPU (default: as saved)."
+    ),
     index_cache: Path = typer.Option(None, "--index-cache", help="Directory to keep and reuse the retriever's indexes in."),
     seed: int = SEED,
     threads: int = THREADS,
@@ -215,15 +218,22 @@ def calibrate_reranker(
         torch.set_num_threads(threads)
     kb = _kb(kb_dir)
     linker = retriever_linker(kb, sources, retriever or default_model_dir(), index_cache)
-    choice = calibrate_saved(kb, linker, model, sources, calibration_queries, seed, top_k)
+    choice = calibrate_saved(kb, linker, model, sources, calibration_queries, seed, top_k, quantize)
     card = model / "model_card.md"
     if card.is_file():
-        text = card.read_text(encoding="utf-8").split("\n## Calibration\n")[0].rstrip("\n")
-        card.write_text(
-            f"{text}\n\n## Calibration\n```\n{_command(ctx)}\n```\n```json\n{json.dumps(choice, indent=2)}\n```\n",
-            encoding="utf-8",
-        )
+        section = f"## Calibration\n```\n{_command(ctx)}\n```\n```json\n{json.dumps(choice, indent=2)}\n```\n"
+        card.write_text(replace_section(card.read_text(encoding="utf-8"), "Calibration", section), encoding="utf-8")
     console.print(f"[green]calibrated[/] {model}: {json.dumps(choice)}")
+
+
+def replace_section(card: str, title: str, section: str) -> str:
+    """``card`` with its ``## title`` section (up to the next ``## `` heading) replaced by ``section``, or
+    ``section`` appended when it has none."""
+    head, found, rest = card.partition(f"\n## {title}\n")
+    if not found:
+        return f"{card.rstrip()}\n\n{section}"
+    _, heading, tail = rest.partition("\n## ")
+    return f"{head.rstrip()}\n\n{section}" + (f"\n## {tail}" if heading else "")
 
 
 def _command(ctx: typer.Context) -> str:
@@ -233,6 +243,9 @@ def _command(ctx: typer.Context) -> str:
     for param in ctx.command.params:
         value = ctx.params.get(param.name)
         if value is None or not param.opts:
+            continue
+        if isinstance(value, bool) and param.secondary_opts:  # an on/off flag: --quantize / --no-quantize
+            words.append(param.opts[0] if value else param.secondary_opts[0])
             continue
         for item in value if isinstance(value, list | tuple) else [value]:
             if isinstance(item, Path) and item.resolve().is_relative_to(root):

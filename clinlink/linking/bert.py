@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import warnings
 from pathlib import Path
 
 import torch
@@ -28,6 +29,7 @@ LAYER_PARTS = (
     "attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
     "attention.output.LayerNorm", "intermediate.dense", "output.dense", "output.LayerNorm",
 )
+LINEAR_PARTS = tuple(part for part in LAYER_PARTS if not part.endswith("LayerNorm"))
 
 
 def supported(config: dict) -> bool:
@@ -52,12 +54,31 @@ class BertEncoder:
         self.eps = float(config.get("layer_norm_eps", 1e-12))
         self.pad_id = int(config.get("pad_token_id") or 0)
         self.weights = weights
+        self.packed: dict[str, torch.Tensor] = {}  # int8 Linear weights, once quantized
         self.tokenizer = tokenizer
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length)
 
     def to(self, device: str) -> BertEncoder:
+        if self.packed and device != "cpu":
+            raise ValueError("an int8-quantized encoder runs on the CPU only")
         self.weights = {name: tensor.to(device) for name, tensor in self.weights.items()}
+        return self
+
+    def quantize(self) -> BertEncoder:
+        """Dynamic int8 quantization of the layers' Linear weights (per output row; activations quantized per
+        batch, as ``torch.ao.quantization.quantize_dynamic`` does): 3-4x faster products on a CPU, outputs
+        within about 1 % (tests/linking/test_bert.py). CPU only."""
+        with warnings.catch_warnings():  # torch's quantized tensors are deprecated but still its CPU int8 path
+            warnings.simplefilter("ignore", (DeprecationWarning, UserWarning))
+            for layer in range(self.layers):
+                for part in LINEAR_PARTS:
+                    name = f"encoder.layer.{layer}.{part}"
+                    weight = self.weights[f"{name}.weight"]
+                    scales = (weight.abs().amax(dim=1) / 127).clamp(min=1e-8).double()
+                    zeros = torch.zeros(len(scales), dtype=torch.long)
+                    quantized = torch.quantize_per_channel(weight, scales, zeros, 0, torch.qint8)
+                    self.packed[name] = torch.ops.quantized.linear_prepack(quantized, self.weights[f"{name}.bias"])
         return self
 
     def token_ids(self, texts: list[str]) -> list[list[int]]:
@@ -106,6 +127,9 @@ class BertEncoder:
         return hidden
 
     def _linear(self, x: torch.Tensor, name: str) -> torch.Tensor:
+        packed = self.packed.get(name)
+        if packed is not None:
+            return torch.ops.quantized.linear_dynamic(x, packed, True)  # reduce_range: no overflow without VNNI
         return F.linear(x, self.weights[f"{name}.weight"], self.weights[f"{name}.bias"])
 
     def _norm(self, x: torch.Tensor, name: str) -> torch.Tensor:

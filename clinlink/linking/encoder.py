@@ -79,13 +79,13 @@ class TextEncoder:
         self.device = device
         if threads:
             torch.set_num_threads(threads)
-        self._bert = None
-        if not quantize:
-            from clinlink.linking import bert
+        if quantize and device != "cpu":
+            raise ConfigError("int8 quantization runs on the CPU only")
+        from clinlink.linking import bert
 
-            self._bert = bert.load(self.model_dir, max_length)
+        self._bert = bert.load(self.model_dir, max_length)
         if self._bert is not None:
-            self._bert.to(device)
+            self._bert = self._bert.quantize() if quantize else self._bert.to(device)
         else:
             self.model  # noqa: B018 - load through transformers now, so a bad model dir fails here
 
@@ -115,8 +115,6 @@ class TextEncoder:
         self.tokenizer  # noqa: B018 - a model dir without a readable tokenizer fails here, as before
         network.eval()
         if self.quantize:
-            if self.device != "cpu":
-                raise ConfigError("int8 quantization runs on the CPU only")
             with warnings.catch_warnings():  # torch.ao.quantization is deprecated but still the CPU int8 path
                 warnings.simplefilter("ignore", (DeprecationWarning, UserWarning))
                 network = torch.ao.quantization.quantize_dynamic(network, {torch.nn.Linear}, dtype=torch.qint8)

@@ -74,14 +74,17 @@ class PairScorer(torch.nn.Module):
 PairLogits = Callable[[Sequence[tuple[str, str]]], list[float]]
 
 
-def load_pair_logits(model_dir: str | Path, max_length: int) -> PairLogits:
-    """A function of (query text, candidate text) pairs -> one logit each, in eval mode without gradients."""
+def load_pair_logits(model_dir: str | Path, max_length: int, quantize: bool = False) -> PairLogits:
+    """A function of (query text, candidate text) pairs -> one logit each, in eval mode without gradients.
+    ``quantize``: int8 Linear layers (CPU; see :meth:`clinlink.linking.bert.BertEncoder.quantize`)."""
     from clinlink.linking import bert
 
     model_dir = Path(model_dir)
     encoder = bert.load(model_dir, max_length)
     if encoder is None:
-        return _transformers_pair_logits(model_dir, max_length)
+        return _transformers_pair_logits(model_dir, max_length, quantize)
+    if quantize:
+        encoder.quantize()
     try:
         from safetensors.torch import load_file
 
@@ -108,7 +111,7 @@ def load_pair_logits(model_dir: str | Path, max_length: int) -> PairLogits:
     return pair_logits
 
 
-def _transformers_pair_logits(model_dir: Path, max_length: int) -> PairLogits:
+def _transformers_pair_logits(model_dir: Path, max_length: int, quantize: bool = False) -> PairLogits:
     from transformers import AutoTokenizer
 
     try:
@@ -117,6 +120,12 @@ def _transformers_pair_logits(model_dir: Path, max_length: int) -> PairLogits:
         raise ConfigError(f"{model_dir}: cannot load the cross-encoder's tokenizer ({error})") from error
     model = PairScorer.load(model_dir)
     model.eval()
+    if quantize:
+        import warnings
+
+        with warnings.catch_warnings():  # torch.ao.quantization is deprecated but still the CPU int8 path
+            warnings.simplefilter("ignore", (DeprecationWarning, UserWarning))
+            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
     def pair_logits(pairs: Sequence[tuple[str, str]]) -> list[float]:
         batch = tokenizer(

@@ -52,6 +52,7 @@ SETTINGS_FILE = "reranker.json"
 PAIR_BATCH = 64
 DEFAULT_SETTINGS = {
     "max_length": 64, "synonyms": 3, "context_words": 8, "top_k": 16, "margin": 0.1, "weight": 0.5, "min_probability": None,
+    "quantize": False,
 }
 
 
@@ -125,8 +126,9 @@ class CrossEncoderReranker:
 
     ``model``: a directory (default ``models/cross-encoder``), loaded with
     ``local_files_only=True``. ``kb`` supplies candidates' synonyms and parents.
-    ``top_k`` / ``margin`` / ``weight`` / ``min_probability``: None takes the values saved with the model
-    (``top_k``: the list length it was trained on; see the module docstring for the others).
+    ``top_k`` / ``margin`` / ``weight`` / ``min_probability`` / ``quantize``: None takes the values saved with
+    the model (``top_k``: the list length it was trained on; ``quantize``: int8 Linear layers on the CPU,
+    3-4x faster; see the module docstring for the others).
     ``model_calls`` counts forward passes (the cache saves them).
     """
 
@@ -138,6 +140,7 @@ class CrossEncoderReranker:
         margin: float | None = None,
         weight: float | None = None,
         min_probability: float | None = None,
+        quantize: bool | None = None,
         cache_size: int = 4096,
         threads: int | None = None,
     ):
@@ -151,7 +154,8 @@ class CrossEncoderReranker:
         if threads:
             torch.set_num_threads(threads)
         self.inputs = read_settings(self.model_dir)
-        self.pair_logits = load_pair_logits(self.model_dir, int(self.inputs["max_length"]))
+        self.quantize = bool(self.inputs["quantize"] if quantize is None else quantize)
+        self.pair_logits = load_pair_logits(self.model_dir, int(self.inputs["max_length"]), self.quantize)
         self.kb = kb
         self.top_k = int(self.inputs["top_k"] if top_k is None else top_k)
         self.margin = float(self.inputs["margin"] if margin is None else margin)

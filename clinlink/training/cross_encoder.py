@@ -218,11 +218,13 @@ def retriever_linker(kb: KnowledgeBase, sources: Sequence[str], retriever: Path,
 
 
 def calibrate_saved(
-    kb: KnowledgeBase, linker: Linker, model_dir: Path, sources: Sequence[str], queries: int, seed: int, top_k: int | None = None
+    kb: KnowledgeBase, linker: Linker, model_dir: Path, sources: Sequence[str], queries: int, seed: int,
+    top_k: int | None = None, quantize: bool | None = None,
 ) -> dict[str, Any]:
-    """Calibrates the reranker saved in ``model_dir`` (its lists ``top_k`` long, default: as saved) on
-    ``queries`` held-out synonyms and writes the chosen settings into its ``reranker.json``; returns the choice."""
-    reranker = CrossEncoderReranker(kb, model_dir, top_k=top_k)
+    """Calibrates the reranker saved in ``model_dir`` (its lists ``top_k`` long, int8 with ``quantize``; default:
+    as saved) on ``queries`` held-out synonyms and writes the chosen settings into its ``reranker.json``;
+    returns the choice."""
+    reranker = CrossEncoderReranker(kb, model_dir, top_k=top_k, quantize=quantize)
     held_out = held_out_queries(linker, sources, queries, seed)
     if not held_out:
         raise ConfigError(f"no held-out synonyms of {', '.join(sources)} in this KB to calibrate {model_dir} on")
@@ -230,7 +232,7 @@ def calibrate_saved(
     settings_path = Path(model_dir) / SETTINGS_FILE
     inputs = read_settings(Path(model_dir))
     inputs.update(top_k=reranker.top_k, margin=calibration["margin"], weight=calibration["weight"],
-                  min_probability=calibration["min_probability"])
+                  min_probability=calibration["min_probability"], quantize=reranker.quantize)
     settings_path.write_text(json.dumps(inputs, indent=2) + "\n", encoding="utf-8")
     return {k: v for k, v in calibration.items() if k != "grid"}
 

@@ -52,3 +52,18 @@ def test_unknown_hub_id_is_not_downloaded(offline):
 def test_bad_pooling_is_refused(tiny_model_dir):
     with pytest.raises(ConfigError, match="pooling"):
         TextEncoder(tiny_model_dir, pooling="max")
+
+
+def test_int8_runs_on_the_plain_bert_and_changes_the_vectors_only_slightly(tiny_model_dir):
+    full = TextEncoder(tiny_model_dir).encode(TEXTS)
+    encoder = TextEncoder(tiny_model_dir, quantize=True)
+    assert encoder._bert is not None and encoder._bert.packed  # int8 weights, no transformers network
+    quantized = encoder.encode(TEXTS)
+    assert not np.allclose(full, quantized, atol=1e-6)
+    assert (np.sum(full * quantized, axis=1) > 0.99).all()
+    assert encoder.fingerprint != TextEncoder(tiny_model_dir).fingerprint  # an index is not shared across them
+
+
+def test_int8_on_a_gpu_is_a_config_error(tiny_model_dir):
+    with pytest.raises(ConfigError, match="CPU only"):
+        TextEncoder(tiny_model_dir, quantize=True, device="cuda")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +11,7 @@ import pytest
 
 from clinlink.errors import ConfigError
 from clinlink.linking import Candidate, Linker, Reranker, TextEncoder
-from clinlink.linking.rerank import CrossEncoderReranker, candidate_text, context_window, fused_scores
+from clinlink.linking.rerank import SETTINGS_FILE, CrossEncoderReranker, candidate_text, context_window, fused_scores
 from tests.linking.fresh_process import imports_module
 
 
@@ -111,8 +113,6 @@ def test_a_missing_model_is_a_clear_error(tiny_kb, tmp_path):
 
 
 def test_malformed_reranker_settings_name_their_file(tiny_kb, tiny_cross_encoder_dir, tmp_path):
-    import shutil
-
     model = tmp_path / "model"
     shutil.copytree(tiny_cross_encoder_dir, model)
     (model / "reranker.json").write_text('{"margin": 0.1,', encoding="utf-8")
@@ -174,6 +174,27 @@ def test_the_plain_torch_pair_scorer_matches_transformers(tiny_cross_encoder_dir
     plain = load_pair_logits(tiny_cross_encoder_dir, 24)
     assert plain.__module__ == "clinlink.linking.pair_scorer" and "transformers" not in plain.__qualname__
     np.testing.assert_allclose(plain(pairs), _transformers_pair_logits(tiny_cross_encoder_dir, 24)(pairs), atol=1e-5)
+
+
+def test_int8_pair_scorer_stays_close_on_both_paths(tiny_cross_encoder_dir):
+    from clinlink.linking.pair_scorer import _transformers_pair_logits, load_pair_logits
+
+    pairs = [("big heart | he has a big heart", "Heart enlargement ; Enlarged cardiac silhouette"), ("fever", "pyrexia"),
+             ("pale skin", "Pallor ; Pale skin")]
+    full = np.asarray(load_pair_logits(tiny_cross_encoder_dir, 24)(pairs))
+    for quantized in (load_pair_logits(tiny_cross_encoder_dir, 24, quantize=True), _transformers_pair_logits(tiny_cross_encoder_dir, 24, True)):
+        logits = np.asarray(quantized(pairs))
+        assert not np.array_equal(logits, full)
+        np.testing.assert_allclose(logits, full, atol=0.05 * np.abs(full).max())
+
+
+def test_quantize_is_read_from_the_saved_settings_and_can_be_overridden(tiny_kb, tiny_cross_encoder_dir, tmp_path):
+    model = tmp_path / "ce"
+    shutil.copytree(tiny_cross_encoder_dir, model)
+    settings = json.loads((model / SETTINGS_FILE).read_text()) if (model / SETTINGS_FILE).exists() else {}
+    (model / SETTINGS_FILE).write_text(json.dumps(settings | {"quantize": True}))
+    assert CrossEncoderReranker(tiny_kb, model).quantize
+    assert not CrossEncoderReranker(tiny_kb, model, quantize=False).quantize
 
 
 def test_loading_the_reranker_does_not_import_transformers(tiny_kb, tiny_cross_encoder_dir):

@@ -76,6 +76,14 @@ def test_cross_encoder_training_mines_lists_and_saves_a_working_reranker(
     assert saved["top_k"] == 3 and "min_probability" in saved and saved["max_length"] == 64
     card = (out / "model_card.md").read_text(encoding="utf-8")
     assert card.count("## Calibration") == 1 and "clinlink train calibrate-reranker" in card and "--top-k 3" in card
+    assert saved["quantize"] is False
+    (out / "model_card.md").write_text(card + "\n## Metrics (after calibration)\nmeasured later\n", encoding="utf-8")
+    assert runner.invoke(app, [*recalibrate, "--quantize"]).exit_code == 0
+    assert json.loads((out / "reranker.json").read_text())["quantize"] is True
+    card = (out / "model_card.md").read_text(encoding="utf-8")
+    assert card.count("## Calibration") == 1 and "--quantize --seed" in card and card.endswith("measured later\n")
+    assert runner.invoke(app, [*recalibrate]).exit_code == 0  # kept as saved unless asked
+    assert json.loads((out / "reranker.json").read_text())["quantize"] is True
     (out / "reranker.json").unlink()  # a model without saved settings calibrates onto the defaults
     assert runner.invoke(app, [*recalibrate, "--top-k", "3"]).exit_code == 0
     assert json.loads((out / "reranker.json").read_text())["top_k"] == 3
