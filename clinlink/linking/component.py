@@ -64,7 +64,7 @@ def _load_reranker(kb: KnowledgeBase, reranker: str | None) -> CrossEncoderReran
         "nil_threshold": NIL_THRESHOLD,
         "use_abbreviations": True,
         "override_margin": 0.1,
-        "batch_size": 256,
+        "batch_size": 2048,
         "exact_shortcut": "sparse",
         "threads": 1,
         "reranker": None,
@@ -133,7 +133,7 @@ class LinkerComponent:
         nil_threshold: float = NIL_THRESHOLD,
         use_abbreviations: bool = True,
         override_margin: float = 0.1,
-        batch_size: int = 256,
+        batch_size: int = 2048,
         exact_shortcut: str = "sparse",
     ):
         self.linker = linker
