@@ -72,7 +72,7 @@ class Lexicon:
     source: str = ""
 
 
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser: 10x faster than pure Python
     """SafeLoader that records the line of every mapping and reads yes/no/on/off as words (cues), not booleans."""
 
 

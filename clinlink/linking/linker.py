@@ -27,6 +27,7 @@ from clinlink.kb.compiled import register_artifact
 from clinlink.kb.knowledge_base import XREF_ALIASES
 from clinlink.linking.candidates import NIL_THRESHOLD, Candidate, Reranker, merge, rank, rerank_gated, search_concepts
 from clinlink.linking.dense import DenseIndex
+from clinlink.linking.filters import FilterCache
 from clinlink.linking.encoder import TextEncoder
 from clinlink.linking.names import NameTable, matches_identity, record_identity, table_identity
 from clinlink.linking.sparse import SparseIndex
@@ -62,6 +63,7 @@ class Linker:
         exact_boost: bool = True,
         exact_shortcut: str = "vector",
         cache_size: int = 50_000,
+        filter_cache: FilterCache | None = None,
     ):
         if dense is None and sparse is None:
             raise ValueError("a linker needs a dense or a sparse index")
@@ -86,7 +88,8 @@ class Linker:
             raise ValueError(f"exact_shortcut must be one of {EXACT_SHORTCUTS}, not {exact_shortcut!r}")
         self.exact_shortcut = exact_shortcut
         self.cache_size = cache_size
-        self._allowed = lru_cache(maxsize=32)(self._allowed_rows)
+        self.filter_cache = filter_cache or FilterCache(None, None)
+        self._allowed = lru_cache(maxsize=32)(self._filtered_rows)
         self._cache: OrderedDict[tuple, list[Candidate]] = OrderedDict()
 
     # -- construction -------------------------------------------------------
@@ -140,7 +143,8 @@ class Linker:
                     sparse_dir, table, SparseIndex.load, lambda: _build_sparse(table, ngram_range), rebuild, kb,
                     identity, sparse_dir in current, normalized_index=True,
                 )
-            return cls(kb, table, text_encoder, dense_index, sparse_index, reranker=reranker, **settings)
+            filters = FilterCache(root, identity) if root is not None else None
+            return cls(kb, table, text_encoder, dense_index, sparse_index, reranker=reranker, filter_cache=filters, **settings)
 
     # -- linking ------------------------------------------------------------
     def link(
@@ -339,6 +343,10 @@ class Linker:
             return None
         key_within = (within,) if isinstance(within, str) else tuple(within or ())
         return self._allowed(tuple(sources or ()), key_within, tuple(groups or ()))
+
+    def _filtered_rows(self, sources: tuple[str, ...], within: tuple[str, ...], groups: tuple[str, ...]) -> np.ndarray:
+        """:meth:`_allowed_rows`, through the rows saved beside the indexes (see :mod:`clinlink.linking.filters`)."""
+        return self.filter_cache.rows((sources, within, groups), lambda: self._allowed_rows(sources, within, groups))
 
     def _allowed_rows(self, sources: tuple[str, ...], within: tuple[str, ...], groups: tuple[str, ...]) -> np.ndarray:
         wanted_sources = {XREF_ALIASES.get(s.upper(), s.upper()) for s in sources}

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from clinlink.errors import KnowledgeBaseError
@@ -59,6 +60,32 @@ def test_sources_and_within_filters(linker_name, request):
 def test_unknown_subtree_is_an_error(sparse_linker):
     with pytest.raises(KnowledgeBaseError, match="HP:9999999"):
         sparse_linker.link(["fever"], within="HP:9999999")
+
+
+def test_filter_rows_are_saved_once_and_read_by_a_new_linker(tiny_kb, tmp_path, monkeypatch):
+    first = Linker.from_kb(tiny_kb, dense=False, cache_dir=tmp_path)
+    filters = [dict(sources=["HP"]), dict(within="HP:0001626"), dict(sources=["ICD10CM"], groups=["DISO"])]
+    expected = [first.allowed_rows(**f) for f in filters]
+    assert len(list((tmp_path / "filters").glob("*.npy"))) == 3
+    monkeypatch.setattr(Linker, "_allowed_rows", lambda *args: pytest.fail("recomputed a saved filter"))
+    second = Linker.from_kb(tiny_kb, dense=False, cache_dir=tmp_path)
+    for f, rows in zip(filters, expected):
+        np.testing.assert_array_equal(second.allowed_rows(**f), rows)
+    assert ids(second.link(["pleural effusion"], k=10, sources=["HP"])[0])[0] == "HP:0002202"
+
+
+def test_a_broken_saved_filter_is_recomputed_and_a_kb_in_memory_saves_none(tiny_kb, tmp_path):
+    from clinlink.kb import KnowledgeBase
+
+    linker = Linker.from_kb(tiny_kb, dense=False, cache_dir=tmp_path)
+    rows = linker.allowed_rows(sources=["HP"])
+    (saved,) = (tmp_path / "filters").glob("*.npy")
+    saved.write_bytes(b"not an array")
+    np.testing.assert_array_equal(Linker.from_kb(tiny_kb, dense=False, cache_dir=tmp_path).allowed_rows(sources=["HP"]), rows)
+    np.testing.assert_array_equal(np.load(saved), rows)  # rewritten
+    in_memory = Linker.from_kb(KnowledgeBase(list(tiny_kb)), dense=False, cache_dir=tmp_path / "memory")
+    np.testing.assert_array_equal(in_memory.allowed_rows(sources=["HP"]), rows)
+    assert not (tmp_path / "memory" / "filters").exists()  # no checksum to key the rows on
 
 
 def test_repeated_mentions_and_empty_input(sparse_linker):
