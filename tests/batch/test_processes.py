@@ -28,8 +28,9 @@ def test_two_processes_write_the_records_and_errors_of_one(tmp_path, many_notes,
     assert errors_of(tmp_path / "two") == errors_of(tmp_path / "one") == [{"id": "n020-bad", "origin": "n020-bad.txt", "reason": "binary file (contains NUL bytes)"}]
     assert (two.annotated, two.errors, two.mentions) == (one.annotated, one.errors, one.mentions) == (40, 1, one.mentions)
     assert one.mentions >= 80
-    assert partition_size(41, 2, 7) == 6 and two.shards == 7  # at least 4 partitions per process, at most shard_size notes
-    assert len(seen) == 7 and sum(seen) == 41  # progress advances once per committed partition
+    assert partition_size(41, 2, 7) == 7 and two.shards == 6  # at most shard_size notes per partition
+    assert partition_size(41, 2, 100) == 11  # and at least 2 partitions per process
+    assert len(seen) == 6 and sum(seen) == 41  # progress advances once per committed partition
 
 
 def test_forked_workers_reuse_the_parents_pipeline(test_pipeline):
