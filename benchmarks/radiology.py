@@ -263,7 +263,7 @@ def main() -> None:
         f"tversky / best baseline ({best}): p@1 x{systems['tversky']['macro_p@1'] / systems[best]['macro_p@1']:.2f}, "
         f"AUROC@15 x{systems['tversky']['macro_auroc@15'] / systems[best]['macro_auroc@15']:.2f}"
     )
-    print(f"\nper finding (tversky | tfidf): p@1, AUROC@15")
+    print("\nper finding (tversky | tfidf): p@1, AUROC@15")
     for name, entry in systems["tversky"]["per_label"].items():
         other = systems["tfidf"]["per_label"][name]
         print(f"{name:<20}{entry['queries']:>5}{entry['p@1']:>8.3f}{entry['auroc@15']:>8.3f}   |{other['p@1']:>7.3f}{other['auroc@15']:>8.3f}")

@@ -9,7 +9,6 @@ and its notes annotated again, so no note is lost and none is written twice.
 from __future__ import annotations
 
 import json
-import os
 import re
 import uuid
 from dataclasses import dataclass, field

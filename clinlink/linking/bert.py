@@ -136,6 +136,14 @@ class BertEncoder:
         return F.layer_norm(x, (self.hidden_size,), self.weights[f"{name}.weight"], self.weights[f"{name}.bias"], self.eps)
 
 
+def quantize_dynamic(network: torch.nn.Module) -> torch.nn.Module:
+    """A transformers network with int8 Linear layers (torch's dynamic quantization), for models this module
+    does not run."""
+    with warnings.catch_warnings():  # torch.ao.quantization is deprecated but still the CPU int8 path
+        warnings.simplefilter("ignore", (DeprecationWarning, UserWarning))
+        return torch.ao.quantization.quantize_dynamic(network, {torch.nn.Linear}, dtype=torch.qint8)
+
+
 def required_weights(layers: int) -> list[str]:
     names = [f"embeddings.{part}.weight" for part in ("word_embeddings", "position_embeddings", "token_type_embeddings")]
     names += ["embeddings.LayerNorm.weight", "embeddings.LayerNorm.bias"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import warnings
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -104,7 +103,6 @@ class TextEncoder:
     def model(self):
         """The transformers network (eval mode). A plain BERT is run by :mod:`clinlink.linking.bert`
         until this is first read (training reads it); from then on :meth:`encode` uses this network."""
-        import torch
         from transformers import AutoModel
 
         with _quiet_transformers():
@@ -115,9 +113,9 @@ class TextEncoder:
         self.tokenizer  # noqa: B018 - a model dir without a readable tokenizer fails here, as before
         network.eval()
         if self.quantize:
-            with warnings.catch_warnings():  # torch.ao.quantization is deprecated but still the CPU int8 path
-                warnings.simplefilter("ignore", (DeprecationWarning, UserWarning))
-                network = torch.ao.quantization.quantize_dynamic(network, {torch.nn.Linear}, dtype=torch.qint8)
+            from clinlink.linking.bert import quantize_dynamic
+
+            network = quantize_dynamic(network)
         return network.to(self.device)
 
     @staticmethod

@@ -121,11 +121,9 @@ def _transformers_pair_logits(model_dir: Path, max_length: int, quantize: bool =
     model = PairScorer.load(model_dir)
     model.eval()
     if quantize:
-        import warnings
+        from clinlink.linking.bert import quantize_dynamic
 
-        with warnings.catch_warnings():  # torch.ao.quantization is deprecated but still the CPU int8 path
-            warnings.simplefilter("ignore", (DeprecationWarning, UserWarning))
-            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        model = quantize_dynamic(model)
 
     def pair_logits(pairs: Sequence[tuple[str, str]]) -> list[float]:
         batch = tokenizer(

@@ -1,5 +1,4 @@
 import spacy
-from spacy.tokens import Doc, Span
 
 import scispacy.abbreviation  # noqa: F401  (registers "abbreviation_detector")
 
