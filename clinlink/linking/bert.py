@@ -54,7 +54,7 @@ class BertEncoder:
         self.eps = float(config.get("layer_norm_eps", 1e-12))
         self.pad_id = int(config.get("pad_token_id") or 0)
         self.weights = weights
-        self.packed: dict[str, torch.Tensor] = {}  # int8 Linear weights, once quantized
+        self.packed: dict[str, object] = {}  # prepacked int8 Linear weights, once quantized
         self.tokenizer = tokenizer
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length)
@@ -68,7 +68,7 @@ class BertEncoder:
     def quantize(self) -> BertEncoder:
         """Dynamic int8 quantization of the layers' Linear weights (per output row; activations quantized per
         batch, as ``torch.ao.quantization.quantize_dynamic`` does): 3-4x faster products on a CPU, outputs
-        within about 1 % (tests/linking/test_bert.py). CPU only."""
+        within about 1 % (tests/linking/test_encoder.py). CPU only."""
         with warnings.catch_warnings():  # torch's quantized tensors are deprecated but still its CPU int8 path
             warnings.simplefilter("ignore", (DeprecationWarning, UserWarning))
             for layer in range(self.layers):
