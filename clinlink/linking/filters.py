@@ -11,14 +11,15 @@ reads them.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from clinlink.kb.compiled import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +60,9 @@ class FilterCache:
     @staticmethod
     def _save(path: Path, rows: np.ndarray) -> None:
         """Atomic (temporary file + rename); a read-only cache is left as it is."""
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(rows, dtype=np.int64), allow_pickle=False)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle, staging = tempfile.mkstemp(dir=path.parent, prefix=".rows.", suffix=".npy")
-            try:
-                with os.fdopen(handle, "wb") as out:
-                    np.save(out, np.asarray(rows, dtype=np.int64), allow_pickle=False)
-                os.replace(staging, path)
-            finally:
-                Path(staging).unlink(missing_ok=True)
+            atomic_write_bytes(path, buffer.getvalue())
         except OSError as error:
             log.debug("%s: filter rows not saved (%s)", path, error)

@@ -27,8 +27,8 @@ from clinlink.kb.compiled import register_artifact
 from clinlink.kb.knowledge_base import XREF_ALIASES
 from clinlink.linking.candidates import NIL_THRESHOLD, Candidate, Reranker, merge, rank, rerank_gated, search_concepts
 from clinlink.linking.dense import DenseIndex
-from clinlink.linking.filters import FilterCache
 from clinlink.linking.encoder import TextEncoder
+from clinlink.linking.filters import FilterCache
 from clinlink.linking.names import NameTable, matches_identity, record_identity, table_identity
 from clinlink.linking.sparse import SparseIndex
 from clinlink.memory import collector_paused

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable
 from functools import cached_property, lru_cache
@@ -19,6 +17,7 @@ import numpy as np
 
 from clinlink.errors import KnowledgeBaseError
 from clinlink.kb import KnowledgeBase
+from clinlink.kb.compiled import atomic_write_bytes
 from clinlink.text.normalize import normalize
 
 FILE = "names.json"
@@ -71,13 +70,7 @@ def record_identity(directory: Path, identity: dict[str, str]) -> None:
     """Writes ``identity`` and the sha256 of the saved table beside it (atomically)."""
     directory = Path(directory)
     record = {**identity, "names_sha256": hashlib.sha256((directory / FILE).read_bytes()).hexdigest()}
-    handle, staging = tempfile.mkstemp(dir=directory, prefix=".identity.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(json.dumps(record))
-        os.replace(staging, directory / IDENTITY_FILE)
-    finally:
-        Path(staging).unlink(missing_ok=True)
+    atomic_write_bytes(directory / IDENTITY_FILE, json.dumps(record).encode())
 
 
 class NameTable:
