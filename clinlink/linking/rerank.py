@@ -154,7 +154,9 @@ class CrossEncoderReranker:
         if threads:
             torch.set_num_threads(threads)
         self.inputs = read_settings(self.model_dir)
-        self.quantize = bool(self.inputs["quantize"] if quantize is None else quantize)
+        self.quantize = self.inputs["quantize"] if quantize is None else quantize
+        if not isinstance(self.quantize, bool):  # bool("false") would be True
+            raise ConfigError(f"{self.model_dir / SETTINGS_FILE}: 'quantize' must be true or false, not {self.quantize!r}")
         self.pair_logits = load_pair_logits(self.model_dir, int(self.inputs["max_length"]), self.quantize)
         self.kb = kb
         self.top_k = int(self.inputs["top_k"] if top_k is None else top_k)

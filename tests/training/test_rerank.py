@@ -195,6 +195,9 @@ def test_quantize_is_read_from_the_saved_settings_and_can_be_overridden(tiny_kb,
     (model / SETTINGS_FILE).write_text(json.dumps(settings | {"quantize": True}))
     assert CrossEncoderReranker(tiny_kb, model).quantize
     assert not CrossEncoderReranker(tiny_kb, model, quantize=False).quantize
+    (model / SETTINGS_FILE).write_text(json.dumps(settings | {"quantize": "false"}))
+    with pytest.raises(ConfigError, match=r"reranker\.json: 'quantize' must be true or false, not 'false'"):
+        CrossEncoderReranker(tiny_kb, model)
 
 
 def test_loading_the_reranker_does_not_import_transformers(tiny_kb, tiny_cross_encoder_dir):
