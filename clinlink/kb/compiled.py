@@ -3,7 +3,7 @@
 Layout::
 
     <kb dir>/manifest.json   sources (files, versions, sha256, options, counts), artifacts
-    <kb dir>/concepts.pkl    the concepts (pickle protocol 5)
+    <kb dir>/concepts.bin    the concepts, memory-mapped and read on demand (:mod:`clinlink.kb.store`)
     <kb dir>/<artifact>/...  indexes added by later stages (see :func:`register_artifact`)
 """
 
@@ -14,8 +14,8 @@ import hashlib
 import inspect
 import json
 import logging
+import mmap
 import os
-import pickle
 import tempfile
 import time
 from pathlib import Path
@@ -26,12 +26,14 @@ from clinlink.kb.concept import Concept
 from clinlink.kb.config import OntologyConfig, read_config
 from clinlink.kb.knowledge_base import KnowledgeBase
 from clinlink.kb.loaders import loader
+from clinlink.kb.store import encode_store, open_store
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
-CONCEPTS = "concepts.pkl"
+CONCEPTS = "concepts.bin"
+LEGACY_CONCEPTS = "concepts.pkl"  # format 1's single pickle, removed when a KB is rebuilt
 
 
 def clinlink_home() -> Path:
@@ -170,7 +172,7 @@ def build_kb(config: str | Path | OntologyConfig | None = None, out: Path | None
         fingerprint["count"] = len(loaded)
         concepts.extend(loaded)
     kb = KnowledgeBase(concepts)
-    payload = pickle.dumps(concepts, protocol=5)
+    payload = encode_store(kb, *kb.lookups())
     atomic_write_bytes(out / CONCEPTS, payload)
     manifest = {
         "format_version": FORMAT_VERSION,
@@ -182,6 +184,7 @@ def build_kb(config: str | Path | OntologyConfig | None = None, out: Path | None
         "artifacts": {"concepts": {"file": CONCEPTS, "sha256": hashlib.sha256(payload).hexdigest()}},
     }
     atomic_write_bytes(out / MANIFEST, json.dumps(manifest, indent=2).encode())
+    (out / LEGACY_CONCEPTS).unlink(missing_ok=True)
     log.info("compiled %d concepts into %s", len(kb), out)
     return out
 
@@ -195,28 +198,29 @@ def _counts(kb: KnowledgeBase) -> dict[str, int]:
 
 
 def load_compiled(kb_dir: Path, verify: bool = True) -> KnowledgeBase:
-    """Load a compiled KB; a missing, corrupted or foreign artifact raises :class:`KnowledgeBaseError`."""
+    """Load a compiled KB; a missing, corrupted or foreign artifact raises :class:`KnowledgeBaseError`.
+
+    The concepts file is memory-mapped: only its header is read here, each concept on first use.
+    """
     kb_dir = Path(kb_dir)
     manifest = read_manifest(kb_dir)
     path = kb_dir / manifest["artifacts"]["concepts"]["file"]
     try:
-        payload = path.read_bytes()
-    except OSError as error:
-        raise KnowledgeBaseError(f"{path}: cannot read ({error.strerror}); rebuild with 'clinlink kb build'") from error
-    if verify and hashlib.sha256(payload).hexdigest() != manifest["artifacts"]["concepts"]["sha256"]:
+        with open(path, "rb") as handle:
+            buffer = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError) as error:  # ValueError: an empty file cannot be mapped
+        reason = getattr(error, "strerror", None) or error
+        raise KnowledgeBaseError(f"{path}: cannot read ({reason}); rebuild with 'clinlink kb build'") from error
+    if verify and hashlib.sha256(buffer).hexdigest() != manifest["artifacts"]["concepts"]["sha256"]:
         raise KnowledgeBaseError(f"{path}: checksum does not match the manifest (corrupted); rebuild with --force")
     gc_was_enabled = gc.isenabled()
-    gc.disable()  # unpickling many small objects is 5x faster without the cyclic GC
+    gc.disable()  # the header's many small objects load 5x faster without the cyclic GC
     try:
-        concepts = pickle.loads(payload)
-    except Exception as error:  # noqa: BLE001 - any unpickling failure means corruption
-        raise KnowledgeBaseError(f"{path}: cannot unpickle ({error}); rebuild with --force") from error
+        header, concepts = open_store(path, buffer)
     finally:
         if gc_was_enabled:
             gc.enable()
-    if not isinstance(concepts, list) or not all(isinstance(c, Concept) for c in concepts[:1]):
-        raise KnowledgeBaseError(f"{path}: does not hold a list of concepts; rebuild with --force")
-    kb = KnowledgeBase(concepts, sources={s["name"]: s for s in manifest["sources"]})
+    kb = KnowledgeBase.from_store(concepts, header.redirects, header.xref_index, sources={s["name"]: s for s in manifest["sources"]})
     kb.path = kb_dir
     kb.manifest = manifest
     return kb

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, MutableMapping
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,13 +49,30 @@ class KnowledgeBase:
     """
 
     def __init__(self, concepts: Iterable[Concept], sources: dict[str, dict] | None = None):
-        self._concepts: dict[str, Concept] = {}
+        self._concepts: MutableMapping[str, Concept] = {}
         self._redirects: dict[str, str] = {}
         for concept in concepts:
             self._put(concept)
         self.sources: dict[str, dict] = dict(sources or {})
         self.path: Path | None = None  # set when loaded from a compiled directory
         self.manifest: dict = {}
+
+    @classmethod
+    def from_store(
+        cls, concepts: MutableMapping[str, Concept], redirects: dict[str, str], xref_index: dict[str, list[str]],
+        sources: dict[str, dict] | None = None,
+    ) -> KnowledgeBase:
+        """A KB over concepts read on demand (:class:`clinlink.kb.store.ConceptStore`), with the
+        lookups of :meth:`lookups` saved beside them, so that none is rebuilt from every concept."""
+        kb = cls((), sources)
+        kb._concepts = concepts
+        kb._redirects = dict(redirects)
+        kb.__dict__["_xref_index"] = xref_index
+        return kb
+
+    def lookups(self) -> tuple[dict[str, str], dict[str, list[str]]]:
+        """Alt-id redirects and the cross-reference index, saved with a compiled KB."""
+        return self._redirects, self._xref_index
 
     # -- construction -------------------------------------------------------
     def add(self, concept: Concept) -> None:

@@ -102,9 +102,9 @@ def test_corrupted_concepts_file(fixture_kb, tmp_path):
     payload = bytearray((copy / CONCEPTS).read_bytes())
     payload[len(payload) // 2] ^= 0xFF
     (copy / CONCEPTS).write_bytes(bytes(payload[: len(payload) - 10]))
-    with pytest.raises(KnowledgeBaseError, match=r"concepts\.pkl: checksum does not match"):
+    with pytest.raises(KnowledgeBaseError, match=r"concepts\.bin: checksum does not match"):
         load_compiled(copy)
-    with pytest.raises(KnowledgeBaseError, match=r"concepts\.pkl: cannot unpickle"):
+    with pytest.raises(KnowledgeBaseError, match=r"concepts\.bin: cannot unpickle: .* bytes of concepts .*truncated"):
         load_compiled(copy, verify=False)
     (copy / CONCEPTS).unlink()
     with pytest.raises(KnowledgeBaseError, match="cannot read"):
@@ -115,9 +115,9 @@ def test_corrupted_concepts_file(fixture_kb, tmp_path):
     "content,message",
     [
         ("{not json", "unreadable manifest"),
-        ('{"format_version": 99}', "format 99 is not 1"),
-        ('{"format_version": 1, "sources": []}', "lacks its sources or concepts entry"),
-        ("[1, 2]", "format None is not 1"),
+        ('{"format_version": 99}', "format 99 is not 2"),
+        ('{"format_version": 2, "sources": []}', "lacks its sources or concepts entry"),
+        ("[1, 2]", "format None is not 2"),
     ],
 )
 def test_corrupted_manifest(fixture_kb, tmp_path, content, message):

@@ -23,9 +23,9 @@ def built(fixtures_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_build_is_skipped_when_up_to_date(built, fixtures_dir):
-    before = (built / "concepts.pkl").stat().st_mtime_ns
+    before = (built / "concepts.bin").stat().st_mtime_ns
     result = runner.invoke(app, ["kb", "build", "-c", str(fixtures_dir / "fixture_kb.yaml"), "-o", str(built)], env=WIDE)
-    assert result.exit_code == 0 and (built / "concepts.pkl").stat().st_mtime_ns == before
+    assert result.exit_code == 0 and (built / "concepts.bin").stat().st_mtime_ns == before
 
 
 def test_info_lists_sources_versions_and_counts(built):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import pickle
 from pathlib import Path
 
 import pytest
 
 from clinlink.kb import Concept, KnowledgeBase, Synonym
 from clinlink.kb.compiled import CONCEPTS, FORMAT_VERSION, MANIFEST, load_compiled
+from clinlink.kb.store import encode_store
 
 WORDS = (
     "heart enlarged large cardio mega ##ly pleural effusion fluid around the lung ##s blood pressure high "
@@ -54,7 +54,8 @@ def tiny_concepts() -> list[Concept]:
 def compile_kb(concepts: list[Concept], directory: Path) -> KnowledgeBase:
     """Write ``concepts`` as a compiled KB directory and load it back."""
     directory.mkdir(parents=True, exist_ok=True)
-    payload = pickle.dumps(concepts, protocol=5)
+    kb = KnowledgeBase(concepts)
+    payload = encode_store(kb, *kb.lookups())
     (directory / CONCEPTS).write_bytes(payload)
     manifest = {
         "format_version": FORMAT_VERSION,
