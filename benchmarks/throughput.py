@@ -16,7 +16,8 @@ build. The baseline runs ``nlp.pipe`` in one process and writes nothing, so the 
 ratio is, if anything, unfavourable to clinlink. Memory: peak RSS summed over the process tree
 (sampled every 0.2 s with psutil; counts pages the workers share with the parent in each
 process) and peak PSS summed the same way (every 1 s; shared pages split between sharers). Reading a 1 GB
-process's PSS takes about 13 ms of CPU: sampled more often, it took CPU from the workers it measured.
+process's PSS takes about 20 ms of the kernel's time, taken from the workers being timed (3-6 % of the 2 cores
+with 2 workers), so PSS is read only in one extra, untimed memory round per clinlink configuration.
 CPU s: user + system CPU time of the process and its workers while annotating; on a machine
 shared with other work the notes/s ratio depends on the load, the CPU time ratio much less
 (near 1 means 2 processes do no more work than 1, so they approach 2x on 2 free cores).
@@ -89,10 +90,11 @@ class PeakRss:
 
     PSS_EVERY = 5  # samples
 
-    def __init__(self, interval: float = 0.2):
+    def __init__(self, pss: bool, interval: float = 0.2):
         import psutil
 
         self.process = psutil.Process()
+        self.pss = pss
         self.interval = interval
         self.peak = 0
         self.peak_pss = 0
@@ -106,7 +108,7 @@ class PeakRss:
         while not self._stop.is_set():
             processes = [self.process, *self.process.children(recursive=True)]
             self.peak = max(self.peak, self._sum(processes, lambda p: p.memory_info().rss, psutil.Error))
-            if samples % self.PSS_EVERY == 0:
+            if self.pss and samples % self.PSS_EVERY == 0:
                 self.peak_pss = max(self.peak_pss, self._sum(processes, lambda p: p.memory_full_info().pss, psutil.Error))
             samples += 1
             time.sleep(self.interval)
@@ -133,12 +135,13 @@ class PeakRss:
 def measure(config: dict) -> dict:
     """One configuration, in a fresh process: load, then annotate every note (see the module docstring)."""
     texts = aci_notes(config["limit"]) if config["dataset"] == "aci-bench" else indiana_notes(config["limit"])
-    with PeakRss() as rss:
+    with PeakRss(pss=config.get("memory_round", False)) as rss:
         if config["system"] == "clinlink":
             result = measure_batch(config, texts)
         else:
             result = measure_pipe(baseline_pipeline, texts, config["batch_size"])
-    return {**config, "notes": len(texts), **result, "peak_rss_mb": round(rss.peak / 2**20), "peak_pss_mb": round(rss.peak_pss / 2**20)}
+    pss = round(rss.peak_pss / 2**20) if rss.pss else None
+    return {**config, "notes": len(texts), **result, "peak_rss_mb": round(rss.peak / 2**20), "peak_pss_mb": pss}
 
 
 def measure_batch(config: dict, texts: list[str]) -> dict:
@@ -402,8 +405,12 @@ def main() -> None:
             print(f"running {label(config)} on {config['dataset']}, "
                   f"{config['processes']} process(es), round {repeat + 1}...", flush=True)
             done.append(run_child(config))
-            print(f"  {done[-1]['notes_per_s']} notes/s, CPU {done[-1]['cpu_s']} s, load {done[-1]['load_s']} s, peak RSS {done[-1]['peak_rss_mb']} MB, PSS {done[-1]['peak_pss_mb']} MB", flush=True)
+            print(f"  {done[-1]['notes_per_s']} notes/s, CPU {done[-1]['cpu_s']} s, load {done[-1]['load_s']} s, peak RSS {done[-1]['peak_rss_mb']} MB", flush=True)
     rows = [median_run(done) for done in runs]
+    for config, row in zip(configs, rows):
+        if config["system"] == "clinlink":
+            print(f"memory round: {label(config)} on {config['dataset']}, {config['processes']} process(es)...", flush=True)
+            row["peak_pss_mb"] = run_child({**config, "memory_round": True})["peak_pss_mb"]
 
     def find(system, dataset, processes, exclude=(), overrides=None):
         return next((r for r in rows if r["system"] == system and r["dataset"] == dataset and r["processes"] == processes
@@ -414,7 +421,7 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['dataset']:<10} {label(r):<40} {r['processes']:>4} {r['notes']:>6} {r['notes_per_s']:>8.1f} {r['mentions']:>8} {r['peak_rss_mb']:>11} {r['peak_pss_mb']:>11} {r['load_s']:>7.1f} {r['cpu_s']:>7.1f}")
+        print(f"{r['dataset']:<10} {label(r):<40} {r['processes']:>4} {r['notes']:>6} {r['notes_per_s']:>8.1f} {r['mentions']:>8} {r['peak_rss_mb']:>11} {r['peak_pss_mb'] or '':>11} {r['load_s']:>7.1f} {r['cpu_s']:>7.1f}")
     ratios = {}
     for dataset, _ in datasets:
         one, two, base = find("clinlink", dataset, 1), find("clinlink", dataset, 2), find("scispacy-baseline", dataset, 1)
