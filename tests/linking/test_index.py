@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from clinlink.kb.compiled import read_manifest
 from clinlink.linking import Linker, TextEncoder
@@ -151,6 +152,25 @@ def test_sparse_filter_and_no_overlap():
     scores, rows = index.search_rows(index.encode(["pleural effusion"]), 3, np.array([1, 2]))
     assert rows[0, 0] == 2 and rows[0, 1] == -1  # Cardiomegaly shares no trigram
     assert index.search_rows(index.encode(["zzz"]), 2)[1].tolist() == [[-1, -1]]
+
+
+def test_a_filters_columns_are_saved_beside_a_loaded_sparse_index_and_read_back(tmp_path):
+    names = ["Pleural effusion", "Cardiomegaly", "Pleural thickening", "Enlarged heart"]
+    SparseIndex.build(names).save(tmp_path)
+    allowed = np.array([0, 2, 3])
+    queries = ["pleural effusions", "heart enlarged"]
+    first = SparseIndex.load(tmp_path)
+    expected = first.search_rows(first.encode(queries), 2, allowed)
+    assert expected[1][0, 0] == 0 and expected[1][1, 0] == 3
+    [saved] = (tmp_path / "subsets").iterdir()
+    empty = sp.csr_matrix((len(first.weights.idf), len(allowed)), dtype=np.float32)
+    for part in ("data", "indices", "indptr"):  # the next process maps these files instead of slicing the matrix
+        np.save(saved / f"{part}.npy", getattr(empty, part))
+    assert SparseIndex.load(tmp_path).search_rows(first.encode(queries), 2, allowed)[1].tolist() == [[-1, -1], [-1, -1]]
+    (saved / "indptr.npy").write_bytes(b"not an npy file")  # a broken copy is worked out again and rewritten
+    for got, want in zip(SparseIndex.load(tmp_path).search_rows(first.encode(queries), 2, allowed), expected):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.load(saved / "indptr.npy"), first.matrix[allowed].T.tocsr().indptr)
 
 
 def test_search_concepts_reaches_k_distinct_concepts_past_crowded_names():
