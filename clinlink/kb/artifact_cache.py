@@ -11,7 +11,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
-from clinlink.kb.compiled import atomic_write_bytes
+from clinlink.kb.compiled import atomic_write_bytes, keep_newest
 from clinlink.kb.knowledge_base import KnowledgeBase
 from clinlink.memory import collector_paused
 
@@ -56,13 +56,7 @@ def cached(kb: KnowledgeBase, kind: str, key: str, build: Callable[[], T]) -> T:
     value = build()
     try:
         atomic_write_bytes(path, pickle.dumps(value, protocol=5))
-        _prune(path.parent)
+        keep_newest(path.parent.glob("*.pkl"), KEEP_PER_KIND)
     except OSError as error:
         log.warning("%s: cannot write cache (%s)", path, error)
     return value
-
-
-def _prune(folder: Path) -> None:
-    entries = sorted(folder.glob("*.pkl"), key=lambda entry: entry.stat().st_mtime, reverse=True)
-    for stale in entries[KEEP_PER_KIND:]:
-        stale.unlink(missing_ok=True)

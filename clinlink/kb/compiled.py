@@ -16,8 +16,11 @@ import json
 import logging
 import mmap
 import os
+import shutil
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +72,30 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def atomic_directory(target: Path) -> Iterator[Path]:
+    """A staging folder beside ``target``: filled in the block, it replaces ``target`` by a rename when the
+    block ends without error, and is removed otherwise, so readers never see a half-written folder."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        yield staging
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def keep_newest(entries: Iterable[Path], keep: int) -> None:
+    """Delete all but the ``keep`` most recently modified of ``entries`` (files or folders)."""
+    for stale in sorted(entries, key=lambda entry: entry.stat().st_mtime, reverse=True)[keep:]:
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
 
 
 def _file_record(path: Path, known: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import tempfile
 import time
 from collections import OrderedDict
 from copy import copy
@@ -23,7 +21,7 @@ import numpy as np
 
 from clinlink.errors import KnowledgeBaseError
 from clinlink.kb import KnowledgeBase
-from clinlink.kb.compiled import register_artifact
+from clinlink.kb.compiled import atomic_directory, register_artifact
 from clinlink.kb.knowledge_base import XREF_ALIASES
 from clinlink.linking.candidates import NIL_THRESHOLD, Candidate, Reranker, merge, rank, rerank_gated, search_concepts
 from clinlink.linking.dense import DenseIndex
@@ -452,19 +450,12 @@ def _cached(
     if directory is None:
         return index
     try:
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
+        with atomic_directory(directory) as staging:
+            index.save(staging)
+            table.save(staging, identity)
     except OSError as error:
-        log.warning("%s: cannot cache the index here (%s); keeping it in memory", directory, error.strerror)
+        log.warning("%s: cannot cache the index here (%s); keeping it in memory", directory, error.strerror or error)
         return index
-    try:
-        index.save(staging)
-        table.save(staging, identity)
-        if directory.exists():
-            shutil.rmtree(directory)
-        os.replace(staging, directory)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     if kb.path is not None and Path(directory).is_relative_to(Path(kb.path)):
         artifact = str(directory.relative_to(kb.path))
         register_artifact(kb.path, artifact, {"dir": artifact, **index.metadata})

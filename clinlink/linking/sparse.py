@@ -12,10 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import shutil
-import tempfile
 from collections import OrderedDict
 from functools import cached_property
 from pathlib import Path
@@ -24,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from clinlink.errors import KnowledgeBaseError
+from clinlink.kb.compiled import atomic_directory, keep_newest
 from clinlink.text.normalize import normalize
 
 log = logging.getLogger(__name__)
@@ -222,19 +220,11 @@ class SparseIndex:
 
 
 def _save_subset(folder: Path, subset: sp.csr_matrix) -> None:
-    """Written to a temporary folder renamed into place; keeps the ``KEEP_SUBSETS`` most recent filters' columns."""
+    """Written through a staging folder; keeps the ``KEEP_SUBSETS`` most recent filters' columns."""
     try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
-        try:
+        with atomic_directory(folder) as staging:  # also replaces an unreadable copy
             for part in SUBSET_PARTS:
                 np.save(staging / f"{part}.npy", getattr(subset, part), allow_pickle=False)
-            shutil.rmtree(folder, ignore_errors=True)  # an unreadable copy
-            os.replace(staging, folder)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        saved = sorted((entry for entry in folder.parent.iterdir() if not entry.name.startswith(".")), key=lambda entry: entry.stat().st_mtime, reverse=True)
-        for stale in saved[KEEP_SUBSETS:]:
-            shutil.rmtree(stale, ignore_errors=True)
+        keep_newest((entry for entry in folder.parent.iterdir() if not entry.name.startswith(".")), KEEP_SUBSETS)
     except OSError as error:
         log.debug("%s: filter columns not saved (%s)", folder, error)

@@ -10,9 +10,6 @@ the same scores as :func:`clinlink.similarity.tversky` (tested).
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from clinlink.errors import ClinlinkError, SourceFormatError
+from clinlink.kb.compiled import atomic_directory
 from clinlink.kb.knowledge_base import KnowledgeBase
 from clinlink.similarity.concept_set import ConceptSet
 from clinlink.similarity.matcher import ConceptMatcher, matcher_for
@@ -259,9 +257,7 @@ class ReportIndex:
     def save(self, directory: str | Path) -> Path:
         """Write the index to a directory (replaced atomically)."""
         target = Path(directory)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-        try:
+        with atomic_directory(target) as staging:
             concept_ids = sorted({c for s in self.sets for c in s.concepts})
             meta = {
                 "format": FORMAT_VERSION, "params": self.params.to_dict(), "reports": len(self.ids), "metadata": self.metadata,
@@ -271,12 +267,6 @@ class ReportIndex:
             with open(staging / "reports.jsonl", "w", encoding="utf-8") as out:
                 for report_id, concept_set in zip(self.ids, self.sets):
                     out.write(json.dumps({"id": report_id, **concept_set.to_dict()}, separators=(",", ":")) + "\n")
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(staging, target)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
         return target
 
     @staticmethod
