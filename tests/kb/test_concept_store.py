@@ -73,3 +73,14 @@ def test_a_broken_concept_record_names_the_file_and_the_concept(fixture_kb, tmp_
     broken = load_compiled(copy, verify=False)
     with pytest.raises(KnowledgeBaseError, match=rf"concepts\.bin: cannot unpickle concept '{last}'"):
         broken.get(last)
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [(b"", r"concepts\.bin: cannot read \(cannot mmap an empty file\)"), (b"\x80\x05N.", r"concepts\.bin: not a clinlink concept store")],
+)
+def test_an_empty_or_foreign_concepts_file_names_the_file(fixture_kb, tmp_path, content, message):
+    copy = shutil.copytree(fixture_kb.path, tmp_path / "kb")
+    (copy / CONCEPTS).write_bytes(content)
+    with pytest.raises(KnowledgeBaseError, match=message):
+        load_compiled(copy, verify=False)
