@@ -11,6 +11,7 @@ import yaml
 
 from clinlink.errors import ConfigError
 from clinlink.kb.knowledge_base import KnowledgeBase
+from clinlink.ner.roots import root_key
 from clinlink.ner.variants import VariantRules, load_variant_rules
 from clinlink.text.normalize import order_free_key, order_free_key_of_stems, stem, tokens
 
@@ -52,7 +53,8 @@ class MentionDictionary:
     ``exact`` keys are tuples of stemmed tokens; ``order_free`` keys ignore word
     order and function words and are looked up only for windows of two or more
     words without function words ("effusion, pleural"), so "failure to thrive in
-    infancy" is not found in "infancy with failure to thrive".
+    infancy" is not found in "infancy with failure to thrive". ``derived`` keys (see
+    :mod:`clinlink.ner.roots`) name one concept each: a key shared by two concepts is dropped.
     """
 
     exact: dict[tuple[str, ...], list[str]] = field(default_factory=dict)
@@ -60,6 +62,9 @@ class MentionDictionary:
     max_words: int = 1
     vocabulary: frozenset[str] = frozenset()  # every word of every key: a window with another word cannot match
     reach: dict[str, int] = field(default_factory=dict)  # word -> the longest window starting with it that can match
+    derived: dict[tuple[str, ...], str] = field(default_factory=dict)
+    derived_roots: frozenset[str] = frozenset()  # every root of every derived key
+    qualified: dict[tuple[str, str], str] = field(default_factory=dict)  # (qualifier, concept) -> child
 
     @classmethod
     def from_kb(
@@ -81,12 +86,16 @@ class MentionDictionary:
         stops = {tuple(stem(t) for t in tokens(name)) for name in (stop_names if stop_names is not None else load_stop_names())}
         ranked_exact: dict[tuple[str, ...], dict[str, tuple]] = defaultdict(dict)
         ranked_free: dict[str, dict[str, tuple]] = defaultdict(dict)
+        derived: dict[tuple[str, ...], set[str]] = defaultdict(set)
         for concept_id in allowed:
             concept = kb.get(concept_id)
             names = [(concept.name, "PREFERRED")] + [(s.name, s.kind) for s in concept.synonyms]
             for name, kind in names:
                 if kind not in kinds:
                     continue
+                roots = root_key(stem(t) for t in tokens(name))
+                if roots is not None:
+                    derived[roots].add(concept_id)
                 for variant in rules.variants(name):
                     key = tuple(stem(t) for t in tokens(variant))
                     if not key or len(" ".join(key)) < min_chars or key in stops or key[0].isdigit():
@@ -108,7 +117,10 @@ class MentionDictionary:
         # an order-free window may hold an extra "of the" ("compression of the spinal cord")
         vocabulary = frozenset(word for key in exact for word in key)
         max_words = max((len(k) for k in exact), default=1) + len(ORDER_FREE_LINKS)
-        return cls(exact, free, max_words, vocabulary, _reach(exact, free))
+        unambiguous = {key: next(iter(ids)) for key, ids in derived.items() if len(ids) == 1}
+        derived_roots = frozenset(word for key in unambiguous for word in key)
+        qualified = _qualified_children(kb, allowed, kinds)
+        return cls(exact, free, max_words, vocabulary, _reach(exact, free), unambiguous, derived_roots, qualified)
 
     def lookup(self, words: tuple[str, ...], plural: bool = False) -> tuple[list[str], str] | None:
         """Concept ids for a stemmed word window and how it matched ("exact", "order").
@@ -136,6 +148,34 @@ class MentionDictionary:
             if ids:
                 return ids, "order"
         return None
+
+
+def _qualified_children(kb: KnowledgeBase, allowed: set[str], kinds: set[str]) -> dict[tuple[str, str], str]:
+    """(qualifier, concept) -> the child named by the concept's name with one more word, before it or after a
+    comma ("Severe global developmental delay", "Global developmental delay, severe"); a qualifier naming
+    two children of a concept is dropped."""
+
+    def keys(concept_id: str) -> list[tuple[str, ...]]:
+        concept = kb.get(concept_id)
+        names = [concept.name] + [s.name for s in concept.synonyms if s.kind in kinds]
+        return [tuple(stem(t) for t in tokens(name)) for name in names]
+
+    found: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for child in allowed:
+        parents = [p for p in kb.parents(child) if p in allowed]
+        if not parents:
+            continue
+        child_keys = keys(child)
+        for parent in parents:
+            parent_name = tuple(stem(t) for t in tokens(kb.get(parent).name))
+            for key in child_keys:
+                if len(key) != len(parent_name) + 1:
+                    continue
+                if key[1:] == parent_name and not key[0].isdigit():
+                    found[(key[0], parent)].add(child)
+                elif key[:-1] == parent_name and not key[-1].isdigit():
+                    found[(key[-1], parent)].add(child)
+    return {pair: next(iter(children)) for pair, children in found.items() if len(children) == 1}
 
 
 def _reach(exact: dict[tuple[str, ...], list[str]], order_free: dict[str, list[str]]) -> dict[str, int]:

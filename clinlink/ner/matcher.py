@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from clinlink.ner.coordination import expand_coordinations
 from clinlink.ner.dictionary import MentionDictionary
 from clinlink.ner.fuzzy import FuzzyMatcher
+from clinlink.ner.roots import BREAK_WORDS, LINK_WORDS, MAX_WINDOW, root, root_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +40,15 @@ class Match:
 
 
 def find_matches(
-    words: list[Word], dictionary: MentionDictionary, fuzzy: FuzzyMatcher | None = None, coordination: bool = True
+    words: list[Word],
+    dictionary: MentionDictionary,
+    fuzzy: FuzzyMatcher | None = None,
+    coordination: bool = True,
+    derived: bool = True,
 ) -> list[Match]:
     """Greedy left-to-right longest matches that start and end on token boundaries, then
-    (``coordination``) the conjuncts sharing a match's head ("palmar and plantar pits"), in text order."""
+    (``coordination``) the conjuncts sharing a match's head ("palmar and plantar pits"), then
+    derivational-root matches among the words left over (``derived``), in text order."""
     matches: list[Match] = []
     position = 0
     count = len(words)
@@ -70,8 +76,64 @@ def find_matches(
             continue
         matches.append(found)
         position = found.end
+    if dictionary.qualified and matches:
+        matches = [_qualify(words, match, dictionary, matches[i - 1].end if i else 0) for i, match in enumerate(matches)]
     if coordination and matches:
         extra = expand_coordinations(words, matches, dictionary)
         if extra:
             matches = sorted(matches + extra, key=lambda match: match.start)
+    if derived and dictionary.derived:
+        extra = derived_matches(words, matches, dictionary)
+        if extra:
+            matches = sorted(matches + extra, key=lambda match: match.start)
     return matches
+
+
+def _qualify(words: list[Word], match: Match, dictionary: MentionDictionary, free_from: int) -> Match:
+    """``match`` grown by the word before it when that word and the matched concept name a child concept
+    ("severe" + "developmental delay" -> Severe global developmental delay)."""
+    before = match.start - 1
+    if before < free_from or match.kind == "fuzzy" or not words[before].first_in_token or not words[before].last_in_token:
+        return match
+    child = dictionary.qualified.get((words[before].stem, match.concept_ids[0]))
+    return Match(before, match.end, [child], match.kind, match.score) if child else match
+
+
+def derived_matches(words: list[Word], matches: list[Match], dictionary: MentionDictionary) -> list[Match]:
+    """Longest windows of words outside ``matches`` whose root key names one concept (see
+    :mod:`clinlink.ner.roots`); a window starts and ends on a content word and holds no comma."""
+    covered = [False] * len(words)
+    for match in matches:
+        covered[match.start : match.end] = [True] * (match.end - match.start)
+    content = [w.stem not in LINK_WORDS and w.stem not in BREAK_WORDS for w in words]
+    known = [c and not k and root(w.stem) in dictionary.derived_roots for w, c, k in zip(words, content, covered)]
+    found: list[Match] = []
+    position = 0
+    while position < len(words):
+        hit = None
+        if known[position] and words[position].first_in_token:
+            hit = _longest_derived(words, position, covered, known, content, dictionary)
+        if hit is None:
+            position += 1
+            continue
+        found.append(hit)
+        position = hit.end
+    return found
+
+
+def _longest_derived(
+    words: list[Word], start: int, covered: list[bool], known: list[bool], content: list[bool], dictionary: MentionDictionary
+) -> Match | None:
+    limit = start + 1
+    while limit < len(words) and limit - start < MAX_WINDOW and not covered[limit] and not words[limit].comma_before:
+        if content[limit] and not known[limit]:
+            break
+        limit += 1
+    for end in range(limit, start + 1, -1):
+        if not (known[end - 1] and words[end - 1].last_in_token):
+            continue
+        key = root_key(w.stem for w in words[start:end])
+        concept_id = dictionary.derived.get(key) if key is not None else None
+        if concept_id is not None:
+            return Match(start, end, [concept_id], "derived", 1.0)
+    return None

@@ -15,6 +15,8 @@ _TITLE_NOISE = re.compile(
     r",?\s*(?:not elsewhere classified|unspecified(?: [a-z ]+)?|NOS|not otherwise specified)\s*$|\s*\([^)]*\)",
     re.IGNORECASE,
 )
+# A title cut before its object ("Pain in unspecified joint" -> "Pain in") is not a name.
+_DANGLING = re.compile(r"\b(?:of|in|on|the|to|with|and|or|at|by|for)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ class VariantRules:
         """``name`` itself, its form without classification noise, pattern variants and prefix forms."""
         found = [name]
         cleaned = _TITLE_NOISE.sub("", name).strip(" ,")
-        if cleaned and cleaned != name:
+        if cleaned and cleaned != name and not _DANGLING.search(cleaned):
             found.append(cleaned)
         for pattern, templates in self.patterns:
             match = pattern.match(name)
