@@ -3,10 +3,12 @@
 Sets ``span._.concept_id``, ``concept_name``, ``score``, ``candidates``
 (``[[id, name, score], ...]``) and ``codes``; NIL spans get ``concept_id`` None.
 Short forms found by scispaCy's ``abbreviation_detector`` are linked through
-their long form. A concept id already set by the mention detector (a
-dictionary match) is kept unless the linker's top candidate is an exact name
-match of another concept, or scores ``override_margin`` above the kept concept
-(a kept concept outside the top ``k`` counts at the k-th candidate's score).
+their long form. A concept id already set by the mention detector is kept
+unless the linker's top candidate is an exact name match of another concept.
+A detector's exact match (score 1: a KB name, or a variant of one that the
+linker does not index, "ophthalmologic anomalies") yields to nothing else; a
+fuzzy one also yields to a candidate scoring ``override_margin`` above it (a
+kept concept outside the top ``k`` counts at the k-th candidate's score).
 """
 
 from __future__ import annotations
@@ -191,7 +193,7 @@ class LinkerComponent:
     def _annotate(self, span: Span, candidates: list[Candidate]) -> None:
         chosen = candidates[0] if candidates else None
         preset = span._.concept_id
-        if preset is not None and self._keep_preset(preset, candidates):
+        if preset is not None and self._keep_preset(preset, span._.score, candidates):
             kept = self.linker.kb.find(preset)
             if kept is not None:
                 score = next((c.score for c in candidates if c.concept_id == kept.id), None)
@@ -205,7 +207,7 @@ class LinkerComponent:
         span._.score = round(float(chosen.score), 4)
         span._.codes = self.linker.codes(chosen.concept_id)
 
-    def _keep_preset(self, preset: str, candidates: list[Candidate]) -> bool:
+    def _keep_preset(self, preset: str, detector_score: float | None, candidates: list[Candidate]) -> bool:
         """Keep the mention detector's concept unless the linker is clearly sure of another one."""
         resolved = self.linker.kb.resolve(preset)
         if not candidates or candidates[0].concept_id == resolved:
@@ -214,8 +216,12 @@ class LinkerComponent:
         preset_candidate = next((c for c in candidates if c.concept_id == resolved), None)
         if preset_candidate is not None and preset_candidate.exact:
             return True  # both are exact names ("Cardiomegaly" in HPO and ICD-10-CM): the detector's source order decides
+        if top.exact:
+            return False
+        if detector_score is None or detector_score >= 1.0:
+            return True  # an exact dictionary match: the detector read the name, the linker only scores near names
         preset_score = preset_candidate.score if preset_candidate is not None else candidates[-1].score
-        return not (top.exact or top.score >= preset_score + self.override_margin)
+        return top.score < preset_score + self.override_margin
 
 
 def _abbreviation(short: Any) -> tuple[int, int, str | None]:

@@ -72,6 +72,21 @@ def test_dictionary_concept_is_kept_unless_the_linker_is_sure(tiny_kb, tiny_mode
     assert doc.ents[1]._.concept_id == "HP:0001945"
 
 
+def test_exact_detector_match_yields_only_to_an_exact_name(tiny_kb, tiny_model_dir):
+    # the detector may match a variant the linker does not index ("ophthalmologic anomalies" ~ "Abnormality of
+    # the eye"): its exact match stands against a closer-looking candidate, a fuzzy match does not
+    register_extensions()
+    nlp = make_nlp(tiny_kb, tiny_model_dir, sources=["HP"], override_margin=0.05)
+    linked = {}
+    for detector_score in (1.0, 0.9):
+        doc = with_ents(nlp, "An enlarged heartt.", ["enlarged heartt"])
+        doc.ents[0]._.concept_id, doc.ents[0]._.score = "HP:0001945", detector_score
+        doc = nlp.get_pipe("clinlink_linker")(doc)
+        assert doc.ents[0]._.candidates[0][0] == "HP:0001640"  # the linker's own first choice
+        linked[detector_score] = doc.ents[0]._.concept_id
+    assert linked == {1.0: "HP:0001945", 0.9: "HP:0001640"}
+
+
 def test_linker_is_loaded_once_per_process(tiny_kb, tiny_model_dir):
     first = make_nlp(tiny_kb, tiny_model_dir).get_pipe("clinlink_linker").linker
     second = make_nlp(tiny_kb, tiny_model_dir, k=2).get_pipe("clinlink_linker").linker
