@@ -18,9 +18,12 @@ _SUFFIXES = tuple(
 )
 _MIN_ROOT = 4
 #: Words left out of a key: they may sit inside a phrase ("deficits in attention", "milestones are delayed").
-LINK_WORDS = frozenset("a an the of in on for with is are was were be".split())
-#: Words that end a window: coordination and negation change what a phrase says.
-BREAK_WORDS = frozenset("and or no not without nor".split())
+LINK_WORDS = frozenset("the of in on for with is are was were be".split())
+#: Words that end a window: coordination and negation change what a phrase says, and an article or a
+#: pronoun starts another phrase ("toe for a long time", "disease in her").
+BREAK_WORDS = frozenset(
+    "and or no not without nor a an this that these those he she it its they them their his her him".split()
+)
 MAX_WINDOW = 5
 
 

@@ -28,6 +28,7 @@ CONCEPTS = [
     _hp("HP:0012736", "Global developmental delay, profound", parent="HP:0001263"),
     _hp("HP:0002630", "Fat malabsorption"),
     _hp("HP:0000598", "Abnormality of the ear"),
+    _hp("HP:0010511", "Long toe"),
 ]
 
 
@@ -83,6 +84,7 @@ def test_derived_match_finds_names_in_other_forms(nlp, dictionary, text, expecte
         "Her interphalangeal joints are not prominent.",  # negated inside the window
         "Patellar, then dysplasia.",  # a comma parts the words
         "Patellar tendons and dysplasia of the hips.",  # too far apart, and "and" ends a window
+        "She stubbed her toe for a long time.",  # an article starts another phrase
     ],
 )
 def test_derived_window_does_not_cross_negation_commas_or_coordination(nlp, dictionary, text):
