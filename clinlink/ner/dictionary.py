@@ -62,7 +62,7 @@ class MentionDictionary:
     max_words: int = 1
     vocabulary: frozenset[str] = frozenset()  # every word of every key: a window with another word cannot match
     reach: dict[str, int] = field(default_factory=dict)  # word -> the longest window starting with it that can match
-    derived: dict[tuple[str, ...], str] = field(default_factory=dict)
+    derived: dict[str, str] = field(default_factory=dict)
     derived_roots: frozenset[str] = frozenset()  # every root of every derived key
     qualified: dict[tuple[str, str], str] = field(default_factory=dict)  # (qualifier, concept) -> child
 
@@ -86,7 +86,7 @@ class MentionDictionary:
         stops = {tuple(stem(t) for t in tokens(name)) for name in (stop_names if stop_names is not None else load_stop_names())}
         ranked_exact: dict[tuple[str, ...], dict[str, tuple]] = defaultdict(dict)
         ranked_free: dict[str, dict[str, tuple]] = defaultdict(dict)
-        derived: dict[tuple[str, ...], set[str]] = defaultdict(set)
+        derived: dict[str, set[str]] = defaultdict(set)
         for concept_id in allowed:
             concept = kb.get(concept_id)
             names = [(concept.name, "PREFERRED")] + [(s.name, s.kind) for s in concept.synonyms]
@@ -118,7 +118,7 @@ class MentionDictionary:
         vocabulary = frozenset(word for key in exact for word in key)
         max_words = max((len(k) for k in exact), default=1) + len(ORDER_FREE_LINKS)
         unambiguous = {key: next(iter(ids)) for key, ids in derived.items() if len(ids) == 1}
-        derived_roots = frozenset(word for key in unambiguous for word in key)
+        derived_roots = frozenset(word for key in unambiguous for word in key.split(" "))
         qualified = _qualified_children(kb, allowed, kinds)
         return cls(exact, free, max_words, vocabulary, _reach(exact, free), unambiguous, derived_roots, qualified)
 

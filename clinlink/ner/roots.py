@@ -36,12 +36,13 @@ def root(word: str) -> str:
     return word
 
 
-def root_key(words: Iterable[str]) -> tuple[str, ...] | None:
-    """Sorted roots of the content words (None: fewer than two content words, or a break word inside)."""
+def root_key(words: Iterable[str]) -> str | None:
+    """Sorted roots of the content words, space-joined (None: fewer than two content words, or a break word
+    inside)."""
     roots = []
     for word in words:
         if word in BREAK_WORDS:
             return None
         if word not in LINK_WORDS:
             roots.append(root(word))
-    return tuple(sorted(roots)) if len(roots) >= 2 else None
+    return " ".join(sorted(roots)) if len(roots) >= 2 else None
