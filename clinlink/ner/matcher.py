@@ -102,17 +102,18 @@ def _qualify(words: list[Word], match: Match, dictionary: MentionDictionary, fre
 def derived_matches(words: list[Word], matches: list[Match], dictionary: MentionDictionary) -> list[Match]:
     """Longest windows of words outside ``matches`` whose root key names one concept (see
     :mod:`clinlink.ner.roots`); a window starts and ends on a content word and holds no comma."""
-    covered = [False] * len(words)
+    roots = dictionary.derived_roots
+    state = [_word_state(word.stem, roots) for word in words]
     for match in matches:
-        covered[match.start : match.end] = [True] * (match.end - match.start)
-    content = [w.stem not in LINK_WORDS and w.stem not in BREAK_WORDS for w in words]
-    known = [c and not k and root(w.stem) in dictionary.derived_roots for w, c, k in zip(words, content, covered)]
+        state[match.start : match.end] = [_STOP] * (match.end - match.start)
+    if state.count(_KNOWN) < 2:
+        return []
     found: list[Match] = []
     position = 0
     while position < len(words):
         hit = None
-        if known[position] and words[position].first_in_token:
-            hit = _longest_derived(words, position, covered, known, content, dictionary)
+        if state[position] == _KNOWN and words[position].first_in_token:
+            hit = _longest_derived(words, state, position, dictionary)
         if hit is None:
             position += 1
             continue
@@ -121,19 +122,25 @@ def derived_matches(words: list[Word], matches: list[Match], dictionary: Mention
     return found
 
 
-def _longest_derived(
-    words: list[Word], start: int, covered: list[bool], known: list[bool], content: list[bool], dictionary: MentionDictionary
-) -> Match | None:
+_LINK, _KNOWN, _STOP = 0, 1, 2  # a word inside a window, a word of some root key, a word that ends a window
+
+
+def _word_state(stem: str, roots: frozenset[str]) -> int:
+    if stem in LINK_WORDS:
+        return _LINK
+    if stem in BREAK_WORDS:
+        return _STOP
+    return _KNOWN if root(stem) in roots else _STOP
+
+
+def _longest_derived(words: list[Word], state: list[int], start: int, dictionary: MentionDictionary) -> Match | None:
     limit = start + 1
-    while limit < len(words) and limit - start < MAX_WINDOW and not covered[limit] and not words[limit].comma_before:
-        if content[limit] and not known[limit]:
-            break
+    while limit < len(words) and limit - start < MAX_WINDOW and state[limit] != _STOP and not words[limit].comma_before:
         limit += 1
     for end in range(limit, start + 1, -1):
-        if not (known[end - 1] and words[end - 1].last_in_token):
+        if state[end - 1] != _KNOWN or not words[end - 1].last_in_token:
             continue
-        key = root_key(w.stem for w in words[start:end])
-        concept_id = dictionary.derived.get(key) if key is not None else None
+        concept_id = dictionary.derived.get(root_key(word.stem for word in words[start:end]))
         if concept_id is not None:
             return Match(start, end, [concept_id], "derived", 1.0)
     return None
