@@ -59,7 +59,7 @@ def _matchers(kb_spec: str | None, concept_filter: ConceptFilter, prefer: tuple,
 def _code_digest() -> str:
     """The matcher code itself is part of the cache key, so a code change rebuilds."""
     folder = Path(__file__).parent
-    parts = [(folder / name).read_bytes() for name in ("dictionary.py", "fuzzy.py", "variants.py")]
+    parts = [(folder / name).read_bytes() for name in ("dictionary.py", "fuzzy.py", "variants.py", "roots.py")]
     parts.append((folder.parent / "text" / "normalize.py").read_bytes())
     return hashlib.sha256(b"".join(parts)).hexdigest()
 

@@ -35,7 +35,7 @@ class Match:
     start: int
     end: int
     concept_ids: list[str]
-    kind: str  # exact | order | fuzzy | coordination
+    kind: str  # exact | order | fuzzy | coordination | derived
     score: float
 
 
@@ -46,7 +46,8 @@ def find_matches(
     coordination: bool = True,
     derived: bool = True,
 ) -> list[Match]:
-    """Greedy left-to-right longest matches that start and end on token boundaries, then
+    """Greedy left-to-right longest matches that start and end on token boundaries, each grown by a
+    qualifier word before it that names a child concept ("severe developmental delay"), then
     (``coordination``) the conjuncts sharing a match's head ("palmar and plantar pits"), then
     derivational-root matches among the words left over (``derived``), in text order."""
     matches: list[Match] = []
