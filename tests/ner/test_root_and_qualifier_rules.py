@@ -29,6 +29,8 @@ CONCEPTS = [
     _hp("HP:0002630", "Fat malabsorption"),
     _hp("HP:0000598", "Abnormality of the ear"),
     _hp("HP:0010511", "Long toe"),
+    _hp("HP:0000077", "Abnormality of the kidney"),
+    _hp("HP:0012210", "Abnormal renal morphology", parent="HP:0000077"),
 ]
 
 
@@ -110,6 +112,10 @@ def test_root_key_of_two_concepts_matches_neither(nlp):
 )
 def test_qualifier_before_a_match_reaches_the_child_it_names(nlp, dictionary, text, expected):
     assert detect(nlp, dictionary, text) == [expected]
+
+
+def test_malformation_names_the_morphology_concept(nlp, dictionary):
+    assert detect(nlp, dictionary, "Renal malformations were seen.") == [("Renal malformations", "HP:0012210", "exact")]
 
 
 def test_classification_title_keeps_its_object():
