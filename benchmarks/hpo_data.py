@@ -21,6 +21,7 @@ class GoldDoc:
     doc_id: str
     text: str
     mentions: list[GoldMention]
+    corpus: str = ""  # "GSC+" or "GeneReviews"
 
 
 def read_gscplus(path: Path) -> list[GoldDoc]:
@@ -32,7 +33,7 @@ def read_gscplus(path: Path) -> list[GoldDoc]:
         for line in lines[2:]:
             start, end, text, concept_id = line.split("\t")[:4]
             mentions.append(GoldMention(int(start), int(end), text, concept_id.strip()))
-        docs.append(GoldDoc(lines[0].strip(), lines[1], mentions))
+        docs.append(GoldDoc(lines[0].strip(), lines[1], mentions, "GSC+"))
     return docs
 
 
@@ -46,7 +47,7 @@ def read_genereviews(folder: Path) -> list[GoldDoc]:
             if line.strip():
                 start, end, mention, concept_id = line.split("\t")[:4]
                 mentions.append(GoldMention(int(start), int(end), mention, concept_id.strip()))
-        docs.append(GoldDoc(corpus_file.name, text, mentions))
+        docs.append(GoldDoc(corpus_file.name, text, mentions, "GeneReviews"))
     return docs
 
 
