@@ -5,10 +5,11 @@ Sets ``span._.concept_id``, ``concept_name``, ``score``, ``candidates``
 Short forms found by scispaCy's ``abbreviation_detector`` are linked through
 their long form. A concept id already set by the mention detector is kept
 unless the linker's top candidate is an exact name match of another concept.
-A detector's exact match (score 1: a KB name, or a variant of one that the
-linker does not index, "ophthalmologic anomalies") yields to nothing else; a
-fuzzy one also yields to a candidate scoring ``override_margin`` above it (a
-kept concept outside the top ``k`` counts at the k-th candidate's score).
+A detector's dictionary match (score 1: a KB name, a variant of one that the
+linker does not index, "ophthalmologic anomalies", or a root, qualifier or
+coordination match) yields to nothing else; a fuzzy one (score below 1) also
+yields to a candidate scoring ``override_margin`` above it (a kept concept
+outside the top ``k`` counts at the k-th candidate's score).
 """
 
 from __future__ import annotations
@@ -219,7 +220,7 @@ class LinkerComponent:
         if top.exact:
             return False
         if detector_score is None or detector_score >= 1.0:
-            return True  # an exact dictionary match: the detector read the name, the linker only scores near names
+            return True  # a dictionary match, not a fuzzy one: the detector read the name, the linker scores near names
         preset_score = preset_candidate.score if preset_candidate is not None else candidates[-1].score
         return top.score < preset_score + self.override_margin
 
