@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -87,17 +88,21 @@ class MentionDictionary:
         ranked_exact: dict[tuple[str, ...], dict[str, tuple]] = defaultdict(dict)
         ranked_free: dict[str, dict[str, tuple]] = defaultdict(dict)
         derived: dict[str, set[str]] = defaultdict(set)
+        name_keys: dict[str, list[tuple[str, ...]]] = {}
         for concept_id in allowed:
             concept = kb.get(concept_id)
             names = [(concept.name, "PREFERRED")] + [(s.name, s.kind) for s in concept.synonyms]
+            name_keys[concept_id] = []
             for name, kind in names:
                 if kind not in kinds:
                     continue
-                roots = root_key(stem(t) for t in tokens(name))
+                name_key = tuple(stem(t) for t in tokens(name))
+                name_keys[concept_id].append(name_key)
+                roots = root_key(name_key)
                 if roots is not None:
                     derived[roots].add(concept_id)
                 for variant in rules.variants(name):
-                    key = tuple(stem(t) for t in tokens(variant))
+                    key = name_key if variant == name else tuple(stem(t) for t in tokens(variant))
                     if not key or len(" ".join(key)) < min_chars or key in stops or key[0].isdigit():
                         continue
                     rank = (source_rank.get(concept.source.upper(), len(source_rank)), _KIND_RANK.get(kind, 9), variant != name, len(concept.parents) == 0)
@@ -119,7 +124,7 @@ class MentionDictionary:
         max_words = max((len(k) for k in exact), default=1) + len(ORDER_FREE_LINKS)
         unambiguous = {key: next(iter(ids)) for key, ids in derived.items() if len(ids) == 1}
         derived_roots = frozenset(word for key in unambiguous for word in key.split(" "))
-        qualified = _qualified_children(kb, allowed, kinds)
+        qualified = _qualified_children(kb, name_keys)
         return cls(exact, free, max_words, vocabulary, _reach(exact, free), unambiguous, derived_roots, qualified)
 
     def lookup(self, words: tuple[str, ...], plural: bool = False) -> tuple[list[str], str] | None:
@@ -150,24 +155,21 @@ class MentionDictionary:
         return None
 
 
-def _qualified_children(kb: KnowledgeBase, allowed: set[str], kinds: set[str]) -> dict[tuple[str, str], str]:
+def _qualified_children(kb: KnowledgeBase, name_keys: dict[str, list[tuple[str, ...]]]) -> dict[tuple[str, str], str]:
     """(qualifier, concept) -> the child named by the concept's name with one more word, before it or after a
     comma ("Severe global developmental delay", "Global developmental delay, severe"); a qualifier naming
-    two children of a concept is dropped."""
+    two children of a concept is dropped. ``name_keys``: the stemmed names of each allowed concept."""
 
-    def keys(concept_id: str) -> list[tuple[str, ...]]:
-        concept = kb.get(concept_id)
-        names = [concept.name] + [s.name for s in concept.synonyms if s.kind in kinds]
-        return [tuple(stem(t) for t in tokens(name)) for name in names]
+    @cache
+    def preferred_key(concept_id: str) -> tuple[str, ...]:  # a parent's name, read once for all its children
+        return tuple(stem(t) for t in tokens(kb.get(concept_id).name))
 
     found: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for child in allowed:
-        parents = [p for p in kb.parents(child) if p in allowed]
-        if not parents:
-            continue
-        child_keys = keys(child)
-        for parent in parents:
-            parent_name = tuple(stem(t) for t in tokens(kb.get(parent).name))
+    for child, child_keys in name_keys.items():
+        for parent in kb.parents(child):
+            if parent not in name_keys:
+                continue
+            parent_name = preferred_key(parent)
             for key in child_keys:
                 if len(key) != len(parent_name) + 1:
                     continue
