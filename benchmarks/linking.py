@@ -7,7 +7,7 @@ Two query sets, index restricted to HPO (``sources=["HP"]``):
              through the concept's other names.
 Methods: exact normalized match, rapidfuzz token_sort_ratio, char 3-gram TF-IDF, untrained MiniLM (mean
 pooling, FAISS flat IP), the dense + sparse ensemble (its weight tuned on held-out, reported on both), and
-the trained bi-encoder (``models/bi-encoder``) and cross-encoder reranker (``models/cross-encoder``) when present.
+the packaged trained bi-encoder and cross-encoder reranker (clinlink/resources/models) when present.
 Also mentions/s (retrieval only), peak RSS, and with ``--build`` the index build time for the whole
 default KB (HPO + ICD-10-CM) into a temporary directory.
 
@@ -38,7 +38,7 @@ from hpo_data import read_hpo_corpora  # noqa: E402
 from clinlink.kb import load_kb  # noqa: E402
 from clinlink.linking import Linker, TextEncoder  # noqa: E402
 from clinlink.linking.candidates import rerank_gated  # noqa: E402
-from clinlink.linking.encoder import DEFAULT_BI_ENCODER  # noqa: E402
+from clinlink.linking.encoder import DEFAULT_BI_ENCODER, model_dir  # noqa: E402
 from clinlink.linking.linker import DENSE_WEIGHT, MERGE_METHOD  # noqa: E402
 from clinlink.text.normalize import normalize  # noqa: E402
 from clinlink.training.splits import is_held_out  # noqa: E402
@@ -255,7 +255,7 @@ def main() -> None:
     configure(ensemble, merge_method=MERGE_METHOD, dense_weight=DENSE_WEIGHT)
     methods.append((f"ensemble {MINILM} + TF-IDF + exact ({MERGE_METHOD}, w={DENSE_WEIGHT})", lambda q: linker_ranking(ensemble, allowed, q)))
 
-    if any((DEFAULT_BI_ENCODER / f).is_file() for f in ("model.safetensors", "pytorch_model.bin")):
+    if model_dir(DEFAULT_BI_ENCODER) is not None:
         trained = Linker.from_kb(kb, encoder=TextEncoder(DEFAULT_BI_ENCODER))
         trained_dense = Linker(kb, trained.table, trained.encoder, trained.dense, exact_boost=False)
         methods.append(("trained bi-encoder", lambda q: linker_ranking(trained_dense, allowed, q)))
@@ -265,7 +265,7 @@ def main() -> None:
         best_retriever = final_linker = ensemble
     from clinlink.linking.rerank import DEFAULT_CROSS_ENCODER
 
-    if DEFAULT_CROSS_ENCODER.is_dir():
+    if model_dir(DEFAULT_CROSS_ENCODER) is not None:
         from clinlink.linking.rerank import CrossEncoderReranker
 
         reranker = CrossEncoderReranker(kb)

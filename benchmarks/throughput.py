@@ -21,7 +21,7 @@ with 2 workers), so PSS is read only in one extra, untimed memory round per clin
 CPU s: user + system CPU time of the process and its workers while annotating; on a machine
 shared with other work the notes/s ratio depends on the load, the CPU time ratio much less
 (near 1 means 2 processes do no more work than 1, so they approach 2x on 2 free cores).
-When a trained cross-encoder is in ``models/cross-encoder``, the default pipeline also runs with its
+When the packaged cross-encoder is present, the default pipeline also runs with its
 linker's ``reranker`` switched (on if the pipeline has none, off if it has one), so both are measured.
 Each clinlink configuration runs ``--repeats`` times (in rounds over all of them) and the run with the
 median notes/s is reported, with every run's figure in the JSON: on this shared machine the same run
@@ -374,11 +374,12 @@ def main() -> None:
     variants: list[tuple[str, list[str], dict]] = [("clinlink", [], {})]
     linker = next((c for c in components if c.get("name", c["factory"]) == "linker"), None)
     if linker is not None:
+        from clinlink.linking.encoder import model_dir
         from clinlink.linking.rerank import DEFAULT_CROSS_ENCODER
 
         if (linker.get("config") or {}).get("reranker"):
             variants.append(("clinlink", [], {"linker": {"reranker": None}}))
-        elif DEFAULT_CROSS_ENCODER.is_dir():
+        elif model_dir(DEFAULT_CROSS_ENCODER) is not None:
             variants.append(("clinlink", [], {"linker": {"reranker": "default"}}))
         variants.append(("clinlink", ["linker"], {}))
     if not args.no_baseline:

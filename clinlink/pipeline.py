@@ -1,4 +1,4 @@
-"""Build spaCy pipelines from the YAML configs in ``pipelines/``."""
+"""Build spaCy pipelines from pipeline YAML configs (packaged in ``clinlink/resources/pipelines/``, or the user's)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from spacy.language import Language
 from clinlink.errors import ConfigError
 from clinlink.extensions import register_extensions
 from clinlink.memory import collector_paused
+from clinlink.resources import PIPELINE, resolve
 from clinlink.text.tokenizer import add_infixes
 
-PIPELINES_DIR = Path(__file__).resolve().parents[1] / "pipelines"
 DEFAULT_PIPELINE = "clinical"
 # Factories of other packages, registered when their module is imported.
 EXTERNAL_FACTORIES = {"abbreviation_detector": "scispacy.abbreviation"}
@@ -25,18 +25,8 @@ warnings.filterwarnings("ignore", message=r"\[W036\]", category=UserWarning)
 
 
 def find_pipeline(name_or_path: str | Path | None) -> Path:
-    """A pipeline YAML (bare name -> ``pipelines/<name>.yaml``) or a directory saved by ``nlp.to_disk``."""
-    name_or_path = name_or_path or DEFAULT_PIPELINE
-    candidate = Path(name_or_path)
-    if candidate.is_dir() or candidate.suffix in (".yaml", ".yml"):
-        if not candidate.exists():
-            raise ConfigError(f"{candidate}: pipeline not found")
-        return candidate
-    path = PIPELINES_DIR / f"{name_or_path}.yaml"
-    if not path.exists():
-        known = ", ".join(sorted(p.stem for p in PIPELINES_DIR.glob("*.yaml")))
-        raise ConfigError(f"no pipeline named {str(name_or_path)!r}; known: {known}")
-    return path
+    """A pipeline YAML (a packaged name such as ``clinical``, or a path) or a directory saved by ``nlp.to_disk``."""
+    return resolve(PIPELINE, name_or_path or DEFAULT_PIPELINE, directories=True)
 
 
 def read_pipeline_config(path: Path) -> dict[str, Any]:
@@ -56,7 +46,7 @@ def read_pipeline_config(path: Path) -> dict[str, Any]:
 
 
 def load(name_or_path: str | Path | None = None, exclude: tuple[str, ...] = (), **component_overrides: dict) -> Language:
-    """A spaCy pipeline from a name in ``pipelines/`` (default ``clinical``), a YAML path, or a
+    """A spaCy pipeline from a packaged name (default ``clinical``; see :func:`clinlink.resources.known`), a YAML path, or a
     directory written by ``nlp.to_disk``.
 
     ``exclude`` drops components by name (e.g. ``("linker",)``); keyword arguments override a

@@ -1,9 +1,15 @@
-"""Shared, session-scoped fixtures: knowledge bases are built once per test session."""
+"""Shared, session-scoped fixtures: knowledge bases are built once per test session.
+
+The suite never touches the user's cache: every test session gets its own ``CLINLINK_HOME``
+(inherited by the CLI runs and worker processes the tests start), removed at exit.
+"""
 
 from __future__ import annotations
 
+import atexit
 import os
-from collections.abc import Iterator
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +17,9 @@ import pytest
 from clinlink.kb import KnowledgeBase, build_kb, load_compiled, load_kb
 
 FIXTURES = Path(__file__).parent / "fixtures"
+TEST_HOME = tempfile.mkdtemp(prefix="clinlink-test-home-")
+os.environ["CLINLINK_HOME"] = TEST_HOME
+atexit.register(shutil.rmtree, TEST_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -27,25 +36,16 @@ def fixture_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
 
 
 @pytest.fixture(scope="session")
-def default_kb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
-    """The real default KB (HPO + ICD-10-CM from the installed packages), built once into a
-    temporary ``CLINLINK_HOME`` that stays set for the session, so ``load_kb()`` finds it too."""
-    home = tmp_path_factory.mktemp("clinlink_home")
-    previous = os.environ.get("CLINLINK_HOME")
-    os.environ["CLINLINK_HOME"] = str(home)
-    try:
-        yield load_kb()
-    finally:
-        if previous is None:
-            os.environ.pop("CLINLINK_HOME", None)
-        else:
-            os.environ["CLINLINK_HOME"] = previous
+def default_kb() -> KnowledgeBase:
+    """The real default KB (HPO + ICD-10-CM from the installed packages), compiled once into the session's
+    ``CLINLINK_HOME``, so ``load_kb()`` and ``clinlink.load()`` find it too."""
+    return load_kb()
 
 
 @pytest.fixture(scope="session")
 def default_linker(default_kb: KnowledgeBase):
     """``Linker.from_kb`` over the default KB with the default encoder; its indexes are built once per
-    session into the session's KB dir (a few minutes on 2 cores), then every user loads them."""
+    session into the session's KB dir (from the name vectors shipped with the encoder), then every user loads them."""
     from clinlink.linking import Linker
 
     return Linker.from_kb(default_kb)

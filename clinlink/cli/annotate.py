@@ -14,7 +14,7 @@ app = typer.Typer()
 console = Console()
 err = Console(stderr=True)
 
-PIPELINE = typer.Option(None, "--pipeline", "-p", help="Pipeline name in pipelines/ (default: clinical), a YAML path, or a saved pipeline dir.")
+PIPELINE = typer.Option(None, "--pipeline", "-p", help="Pipeline: a packaged name (clinical, radiology, phenotype; default clinical), a YAML path, or a saved pipeline dir.")
 EXCLUDE = typer.Option([], "--exclude", help="Pipeline component to leave out (repeatable), e.g. --exclude linker.")
 
 
@@ -44,7 +44,7 @@ def annotate(
     workers: int = typer.Option(2, "--workers", min=1, help="Workers of the local Dask cluster."),
     log_text: bool = typer.Option(False, "--log-text", help="Allow note text in log messages (off: logs name notes by id and file only)."),
     rerank: str = typer.Option(
-        None, "--rerank", help="Rerank the candidates of unsafe links with a cross-encoder: 'default' (models/cross-encoder) or a model directory."
+        None, "--rerank", help="Rerank the candidates of unsafe links with a cross-encoder: 'default' (the packaged cross-encoder) or a model directory."
     ),
 ) -> None:
     """Annotate every note of a folder or table; bad notes go to OUT/errors.jsonl and the run goes on."""

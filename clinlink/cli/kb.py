@@ -17,7 +17,7 @@ from clinlink.kb.search import NameSearch
 app = typer.Typer(help="Build, inspect and search the compiled knowledge base.", no_args_is_help=True)
 console = Console()
 
-CONFIG = typer.Option(None, "--config", "-c", help="Ontology config: a name in ontologies/ or a YAML path (default: default).")
+CONFIG = typer.Option(None, "--config", "-c", help="Ontology config: a packaged name (default, hpo) or a YAML path (default: default).")
 KB_DIR = typer.Option(None, "--kb", help="Compiled KB directory (default: the cache dir of the config).")
 
 

@@ -19,7 +19,7 @@ err = Console(stderr=True)
 
 ID_COL = typer.Option("id", "--id-col", help="Column with the report id.")
 TEXT_COL = typer.Option("text", "--text-col", help="Text column(s), comma-separated; several are joined as sections.")
-PIPELINE = typer.Option("radiology", "--pipeline", "-p", help="Pipeline name in pipelines/ or a path.")
+PIPELINE = typer.Option("radiology", "--pipeline", "-p", help="Pipeline: a packaged name (clinical, radiology, phenotype) or a YAML path.")
 BATCH = typer.Option(64, "--batch-size", help="Documents per nlp.pipe batch.")
 
 
@@ -40,7 +40,7 @@ def _progress() -> Progress:
 @app.command()
 def label(
     reports: Path = typer.Argument(..., help="Report table: .csv, .parquet or .jsonl."),
-    labels: str = typer.Option("chestxray14", "--labels", "-l", help="Label set name (pipelines/labels/) or YAML path."),
+    labels: str = typer.Option("chestxray14", "--labels", "-l", help="Label set: a packaged name (chestxray14, chexpert) or a YAML path."),
     output: Path = typer.Option(..., "--output", "-o", help="Label CSV to write."),
     id_col: str = ID_COL,
     text_col: str = TEXT_COL,

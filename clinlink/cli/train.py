@@ -15,7 +15,6 @@ from clinlink.errors import ConfigError
 app = typer.Typer(help="Train the linking models from knowledge-base names.", no_args_is_help=True)
 console = Console()
 
-MODELS = Path(__file__).resolve().parents[2] / "models"
 KB_DIR = typer.Option(None, "--kb", help="Compiled KB directory (default: the default KB, HPO + ICD-10-CM).")
 SOURCES = typer.Option(["HP"], "--source", "-s", help="KB source(s) to train on (repeat: -s HP -s ICD10CM).")
 BASE = typer.Option(None, "--base", help="Base model directory (default: the packaged all-MiniLM-L6-v2).")
@@ -24,6 +23,7 @@ MAX_MINUTES = typer.Option(None, "--max-minutes", help="Stop after this many min
 SEED = typer.Option(42, "--seed", help="Random seed (pairs, shuffling, initialisation).")
 LR = typer.Option(2e-5, "--lr", help="AdamW learning rate.")
 THREADS = typer.Option(None, "--threads", help="torch threads (1 is fastest on a busy shared CPU).")
+OUT = typer.Option(..., "--out", "-o", help="Output model directory (required: training never overwrites the packaged models).")
 
 
 def _kb(kb_dir: Path | None):
@@ -98,7 +98,7 @@ def bi_encoder(
     kb_dir: Path = KB_DIR,
     sources: list[str] = SOURCES,
     base: Path = BASE,
-    out: Path = typer.Option(MODELS / "bi-encoder", "--out", "-o", help="Output model directory."),
+    out: Path = OUT,
     batch_size: int = typer.Option(64, "--batch-size", help="Synonym pairs per batch (2x names)."),
     max_pairs: int = typer.Option(50, "--max-pairs", help="Most pairs taken from one concept."),
     max_length: int = typer.Option(25, "--max-length", help="Tokens per name."),
@@ -137,9 +137,9 @@ def cross_encoder(
     sources: list[str] = SOURCES,
     base: Path = BASE,
     retriever: Path = typer.Option(
-        None, "--retriever", help="Bi-encoder that mines the hard negatives (default: models/bi-encoder, else base)."
+        None, "--retriever", help="Bi-encoder that mines the hard negatives (default: the packaged bi-encoder)."
     ),
-    out: Path = typer.Option(MODELS / "cross-encoder", "--out", "-o", help="Output model directory."),
+    out: Path = OUT,
     batch_size: int = typer.Option(4, "--batch-size", help="Candidate lists (queries) per batch."),
     top_k: int = typer.Option(16, "--top-k", help="Candidates per list (gold + hard negatives)."),
     max_length: int = typer.Option(64, "--max-length", help="Tokens per (mention, candidate) input."),
@@ -193,10 +193,10 @@ def cross_encoder(
 @app.command("calibrate-reranker")
 def calibrate_reranker(
     ctx: typer.Context,
-    model: Path = typer.Option(MODELS / "cross-encoder", "--model", "-m", help="Trained cross-encoder directory."),
+    model: Path = typer.Option(..., "--model", "-m", help="Trained cross-encoder directory (its reranker.json and model card are rewritten)."),
     kb_dir: Path = KB_DIR,
     sources: list[str] = SOURCES,
-    retriever: Path = typer.Option(None, "--retriever", help="Bi-encoder that retrieves the lists (default: models/bi-encoder)."),
+    retriever: Path = typer.Option(None, "--retriever", help="Bi-encoder that retrieves the lists (default: the packaged bi-encoder)."),
     top_k: int = typer.Option(None, "--top-k", help="Candidates reranked per list at run time (default: as saved)."),
     calibration_queries: int = typer.Option(1000, "--calibration-queries", help="Held-out synonyms to calibrate on."),
     quantize: bool = typer.Option(
@@ -226,6 +226,23 @@ def calibrate_reranker(
     console.print(f"[green]calibrated[/] {model}: {json.dumps(choice)}")
 
 
+@app.command("name-vectors")
+def name_vectors_command(
+    model: Path = typer.Option(..., "--model", "-m", help="Bi-encoder directory to write name_vectors.* into."),
+    kb_dir: Path = KB_DIR,
+    threads: int = THREADS,
+) -> None:
+    """Encode every name of the KB with a bi-encoder and save the vectors beside its weights, so that
+    building the dense index on a new machine only encodes the names they lack."""
+    from clinlink.linking.encoder import TextEncoder
+    from clinlink.linking.name_vectors import save_name_vectors
+    from clinlink.linking.names import NameTable
+
+    encoder = TextEncoder(model, threads=threads)
+    path = save_name_vectors(encoder, NameTable.from_kb(_kb(kb_dir)).names)
+    console.print(f"[green]saved[/] {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
 def replace_section(card: str, title: str, section: str) -> str:
     """``card`` with its ``## title`` section (up to the next ``## `` heading) replaced by ``section``, or
     ``section`` appended when it has none."""
@@ -237,9 +254,9 @@ def replace_section(card: str, title: str, section: str) -> str:
 
 
 def _command(ctx: typer.Context) -> str:
-    """The command line that reproduces this run, every option spelled out (repository paths relative)."""
+    """The command line that reproduces this run, every option spelled out (paths under the working directory relative)."""
     words = ["clinlink", "train", ctx.info_name]
-    root = MODELS.parent
+    root = Path.cwd().resolve()
     for param in ctx.command.params:
         value = ctx.params.get(param.name)
         if value is None or not param.opts:

@@ -11,6 +11,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
+from clinlink import progress
 from clinlink.kb.compiled import atomic_write_bytes, keep_newest
 from clinlink.kb.knowledge_base import KnowledgeBase
 from clinlink.memory import collector_paused
@@ -53,7 +54,8 @@ def cached(kb: KnowledgeBase, kind: str, key: str, build: Callable[[], T]) -> T:
             with suppress(OSError):  # a read-only cache stays usable
                 path.touch()
             return value
-    value = build()
+    with progress.step(f"building the {kind} tables in {path.parent} (once)"):
+        value = build()
     try:
         atomic_write_bytes(path, pickle.dumps(value, protocol=5))
         keep_newest(path.parent.glob("*.pkl"), KEEP_PER_KIND)

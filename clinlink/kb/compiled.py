@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from clinlink import progress
 from clinlink.errors import ConfigError, KnowledgeBaseError, SourceFormatError
 from clinlink.kb.concept import Concept
 from clinlink.kb.config import OntologyConfig, read_config
@@ -191,16 +192,18 @@ def build_kb(config: str | Path | OntologyConfig | None = None, out: Path | None
         return out
     started = time.perf_counter()
     concepts: list[Concept] = []
-    for source, fingerprint in zip(config.sources, fingerprints):
-        module = loader(source.type)
-        _check_options(module, source.name, source.resolved_path(), source.options)
-        loaded = module.load(source.resolved_path(), **source.options)
-        fingerprint["version"] = module.version(source.resolved_path())
-        fingerprint["count"] = len(loaded)
-        concepts.extend(loaded)
-    kb = KnowledgeBase(concepts)
-    payload = encode_store(kb, *kb.lookups())
-    atomic_write_bytes(out / CONCEPTS, payload)
+    names = ", ".join(source.name for source in config.sources)
+    with progress.step(f"compiling the knowledge base {config.name!r} ({names}) into {out} (once)"):
+        for source, fingerprint in zip(config.sources, fingerprints):
+            module = loader(source.type)
+            _check_options(module, source.name, source.resolved_path(), source.options)
+            loaded = module.load(source.resolved_path(), **source.options)
+            fingerprint["version"] = module.version(source.resolved_path())
+            fingerprint["count"] = len(loaded)
+            concepts.extend(loaded)
+        kb = KnowledgeBase(concepts)
+        payload = encode_store(kb, *kb.lookups())
+        atomic_write_bytes(out / CONCEPTS, payload)
     manifest = {
         "format_version": FORMAT_VERSION,
         "name": config.name,
@@ -256,7 +259,7 @@ def load_compiled(kb_dir: Path, verify: bool = True) -> KnowledgeBase:
 def load_kb(path: str | Path | None = None, config: str | Path | None = None, build: bool = True) -> KnowledgeBase:
     """Load a compiled knowledge base.
 
-    With no ``path``, the KB of ``config`` (default: ``ontologies/default.yaml``,
+    With no ``path``, the KB of ``config`` (default: the packaged ``default`` config,
     HPO + ICD-10-CM) in the cache dir is used, compiled first if it is missing
     or stale and ``build`` is true.
     """

@@ -10,8 +10,7 @@ import yaml
 
 from clinlink.errors import ConfigError
 from clinlink.kb.loaders import loader
-
-ONTOLOGIES_DIR = Path(__file__).resolve().parents[2] / "ontologies"
+from clinlink.resources import ONTOLOGY, resolve
 
 
 @dataclass(frozen=True)
@@ -39,18 +38,8 @@ class OntologyConfig:
 
 
 def find_config(name_or_path: str | Path | None) -> Path:
-    """A config path from a bare name (``default`` -> ``ontologies/default.yaml``) or a path."""
-    if name_or_path is None:
-        name_or_path = "default"
-    candidate = Path(name_or_path)
-    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
-        if not candidate.exists():
-            raise ConfigError(f"{candidate}: ontology config not found")
-        return candidate
-    path = ONTOLOGIES_DIR / f"{name_or_path}.yaml"
-    if path.exists():
-        return path
-    raise ConfigError(f"no ontology config named {str(name_or_path)!r} in {ONTOLOGIES_DIR}")
+    """An ontology config: a packaged name (``default``, ``hpo``) or the user's YAML path."""
+    return resolve(ONTOLOGY, name_or_path or "default")
 
 
 def read_config(name_or_path: str | Path | None = None) -> OntologyConfig:

@@ -174,11 +174,12 @@ def load(model_dir: Path, max_length: int) -> BertEncoder | None:
         return None
     if not isinstance(config, dict) or not supported(config) or _truncates_left(model_dir):
         return None
-    from safetensors.torch import load_file
     from tokenizers import Tokenizer
 
+    from clinlink.linking.weights import read_weights
+
     try:
-        stored = load_file(str(model_dir / WEIGHTS))
+        stored = read_weights(model_dir / WEIGHTS)
         tokenizer = Tokenizer.from_file(str(model_dir / TOKENIZER))
     except Exception as error:  # noqa: BLE001 - unreadable files: transformers reports them properly
         log.debug("%s: not loaded as a plain BERT (%s)", model_dir, error)

@@ -34,7 +34,7 @@ _LINKERS: dict[tuple[str, str, bool, str], Linker] = {}
 
 def load_linker(kb: str | None = None, encoder: str | None = None, sparse: bool = True, reranker: str | None = None) -> Linker:
     """One linker per process for a (KB, encoder, sparse, reranker) key; ``kb`` is a compiled KB dir or a
-    config name; ``reranker``: a cross-encoder directory, "default" (``models/cross-encoder``) or None."""
+    config name; ``reranker``: a cross-encoder directory, "default" (the packaged cross-encoder) or None."""
     key = (str(kb or "default"), str(encoder or ""), sparse, str(reranker or ""))
     if key not in _LINKERS:
         from clinlink.linking.linker import Linker
@@ -98,7 +98,7 @@ def make_linker(
     ``exact_shortcut`` (see :meth:`Linker.from_kb`: "sparse" by default, as a dictionary match that is a
     KB name keeps that concept and needs no dense search; "vector" gives it dense alternatives too),
     ``threads``: threads of torch, OpenMP and BLAS (process-wide, see :func:`limit_threads`; None: their defaults),
-    ``reranker``: a cross-encoder directory, or "default" for ``models/cross-encoder``, that reranks the
+    ``reranker``: a cross-encoder directory, or "default" for the packaged cross-encoder, that reranks the
     candidates of mentions whose retrieval margin is not safe, with the sentence as context (None: no reranking)."""
     register_extensions()
     linker = load_linker(kb, encoder, sparse, reranker)

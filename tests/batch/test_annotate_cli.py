@@ -236,6 +236,7 @@ def test_two_processes_give_the_same_output_as_one(cli, tmp_path, test_pipeline,
 
 def test_rerank_switches_on_the_linkers_cross_encoder(cli, notes_dir, tmp_path, test_pipeline, records_of):
     from clinlink.batch.core import _PIPELINES
+    from clinlink.linking.encoder import model_dir
     from clinlink.linking.rerank import DEFAULT_CROSS_ENCODER, CrossEncoderReranker
 
     with_linker = tmp_path / "with-linker.yaml"
@@ -244,7 +245,7 @@ def test_rerank_switches_on_the_linkers_cross_encoder(cli, notes_dir, tmp_path, 
     assert result.exit_code == 0, result.output
     loaded = [nlp for spec, nlp in _PIPELINES.items() if spec.name_or_path == str(with_linker) and "reranker" in spec.overrides]
     reranker = loaded[0].get_pipe("linker").linker.reranker
-    assert isinstance(reranker, CrossEncoderReranker) and reranker.model_dir == DEFAULT_CROSS_ENCODER
+    assert isinstance(reranker, CrossEncoderReranker) and reranker.model_dir == model_dir(DEFAULT_CROSS_ENCODER)
     assert {r["id"] for r in records_of(tmp_path / "reranked")} == {"cxr/report1", "cxr/report2", "clinic/visit", "short"}
     excluded = cli("annotate", notes_dir, "-o", tmp_path / "no", "--pipeline", with_linker, "--rerank", "default", "--exclude", "linker")
     assert excluded.exit_code == 2 and "needs the linker" in excluded.output

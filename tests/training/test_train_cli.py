@@ -23,7 +23,11 @@ def _weights_are_fp16(folder: Path) -> None:
     assert files
     for path in files:
         with safe_open(str(path), framework="pt") as weights:
-            assert {str(weights.get_tensor(name).dtype) for name in weights.keys()} == {"torch.float16"}
+            dtypes = {name: str(weights.get_tensor(name).dtype) for name in weights.keys()}
+        packed = {name: dtype for name, dtype in dtypes.items() if name.endswith((":int8", ":scale"))}
+        assert {dtype for name, dtype in dtypes.items() if name not in packed} == {"torch.float16"}
+        if path.name == "model.safetensors":  # the word embeddings as int8 rows, a scale each
+            assert packed == {"embeddings.word_embeddings.weight:int8": "torch.int8", "embeddings.word_embeddings.weight:scale": "torch.float32"}
         assert sha256_file(path) in (folder / "model_card.md").read_text(encoding="utf-8")
 
 
@@ -96,3 +100,13 @@ def test_training_needs_data(tiny_kb_dir: Path, tiny_bert_dir: Path, tmp_path: P
     result = runner.invoke(app, [*args, "--source", "ICD10CM", "--max-steps", "1"])
     assert result.exit_code != 0
     assert "training data is empty" in str(result.exception) + result.output
+
+
+def test_training_never_defaults_to_the_packaged_models(tiny_kb_dir: Path, tiny_bert_dir: Path):
+    from clinlink.resources import MODEL, packaged_dir
+
+    before = {path: path.stat().st_mtime_ns for path in packaged_dir(MODEL).rglob("*") if path.is_file()}
+    for command in (["bi-encoder", "--max-steps", "1"], ["cross-encoder", "--max-steps", "1"], ["calibrate-reranker"]):
+        result = runner.invoke(app, ["train", *command, "--kb", str(tiny_kb_dir)])
+        assert result.exit_code == 2 and ("'--out'" in result.output or "'--model'" in result.output), result.output
+    assert {path: path.stat().st_mtime_ns for path in packaged_dir(MODEL).rglob("*") if path.is_file()} == before
