@@ -97,4 +97,6 @@ def save_name_vectors(encoder: TextEncoder, names: list[str], directory: Path | 
     payload = save(pack({MATRIX: matrix}, (MATRIX,)), metadata={"fingerprint": encoder.fingerprint, "count": str(len(names))})
     atomic_write_bytes(directory / NAMES_FILE, json.dumps(names, ensure_ascii=False).encode("utf-8"))
     atomic_write_bytes(directory / VECTORS_FILE, payload)
+    for name in (NAMES_FILE, VECTORS_FILE):
+        (directory / name).chmod(0o644)  # readable by every user of a shared install
     return directory / VECTORS_FILE

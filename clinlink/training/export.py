@@ -57,6 +57,7 @@ def pack_matrices(path: Path, names: tuple[str, ...] = INT8_MATRICES) -> None:
     tensors = load_file(str(path))
     if any(name in tensors for name in names):
         save_file(pack(tensors, names), str(path), metadata=metadata)
+        path.chmod(0o644)
 
 
 def weight_files(directory: Path) -> dict[str, dict[str, Any]]:

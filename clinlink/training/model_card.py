@@ -61,7 +61,8 @@ def write_model_card(
         f"- loss: {report.first_loss:.4f} (first steps) -> {report.last_loss:.4f} (last steps)",
         "",
         "## Weights",
-        "Stored as fp16 safetensors; `config.json` declares `dtype: float32`, so `from_pretrained` loads float32.",
+        "Stored as fp16 safetensors, the word embeddings as int8 rows with a float32 scale each; `config.json` declares "
+        "`dtype: float32`, and `clinlink.linking.weights.from_pretrained` (or clinlink's own loaders) unpack and load float32.",
         "",
         "| file | bytes | sha256 |",
         "|---|---|---|",

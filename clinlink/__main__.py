@@ -1,0 +1,5 @@
+"""``python -m clinlink``: the command line."""
+
+from clinlink.cli.main import run
+
+run()
