@@ -46,5 +46,6 @@ PY
 
 config=$("$work/venv/bin/python" -c "from clinlink.resources import ONTOLOGY, packaged_dir; print(packaged_dir(ONTOLOGY) / 'hpo.yaml')")
 "$work/venv/bin/clinlink" kb build --config "$config" --out "$work/hpo-kb"
-"$work/venv/bin/clinlink" kb info --kb "$work/hpo-kb" | grep -q HP
+info=$("$work/venv/bin/clinlink" kb info --kb "$work/hpo-kb")
+grep -q "concepts:HP=" <<<"$info"
 echo "install check passed"
