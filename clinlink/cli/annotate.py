@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Table
 from rich.text import Text
 
-from clinlink.cli.options import ID_COL, RESUME_HINT, TEXT_COL, text_columns
+from clinlink.cli.options import ID_COL, TEXT_COL, resume_hint, text_columns
 
 app = typer.Typer()
 console = Console()
@@ -73,16 +73,12 @@ def annotate(
         TextColumn("[bold]annotating"), BarColumn(), MofNCompleteColumn(), NotesPerSecond(),
         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
     )
-    try:
-        with Progress(*columns, console=err, transient=False) as progress:
-            task = progress.add_task("notes", total=count_notes(source, glob, id_col) if source.exists() else None)
-            summary = run_annotate(
-                source, out, fmt, spec, options, resume, glob, id_col, text_cols, engine, scheduler, workers,
-                progress=lambda done: progress.advance(task, done), writer_options=writer_options,
-            )
-    except KeyboardInterrupt:
-        err.print(f"{RESUME_HINT} (-o {out})", highlight=False, soft_wrap=True)
-        raise typer.Exit(130) from None
+    with resume_hint(out), Progress(*columns, console=err, transient=False) as progress:
+        task = progress.add_task("notes", total=count_notes(source, glob, id_col) if source.exists() else None)
+        summary = run_annotate(
+            source, out, fmt, spec, options, resume, glob, id_col, text_cols, engine, scheduler, workers,
+            progress=lambda done: progress.advance(task, done), writer_options=writer_options,
+        )
     table = Table(title=f"clinlink annotate -> {out}", show_header=False)
     rows = [
         ("notes in input", f"{summary.inputs:,}"),
