@@ -59,8 +59,9 @@ def annotate(
     from clinlink.batch import count_notes
     from clinlink import __version__
     from clinlink.batch.core import PipelineSpec, RunOptions
+    from clinlink.batch.inputs import check_source
     from clinlink.io.shards import ERRORS_FILE
-    from clinlink.io.writers import WriterOptions
+    from clinlink.io.writers import WriterOptions, prepare_format
 
     options = RunOptions(max_chars=max_chars, batch_size=batch_size, n_process=n_process, shard_size=shard_size, log_text=log_text)
     if rerank and "linker" in exclude:
@@ -69,12 +70,14 @@ def annotate(
     pipeline_name = Path(pipeline).stem if pipeline else "clinical"
     writer_options = WriterOptions(db=db, omop_vocab=None if omop_vocab is None else str(omop_vocab), nlp_system=f"clinlink {__version__} ({pipeline_name})")
     text_cols = text_columns(text_col)
+    check_source(source, id_col, text_cols)
+    prepare_format(fmt, writer_options)
     columns = (
         TextColumn("[bold]annotating"), BarColumn(), MofNCompleteColumn(), NotesPerSecond(),
         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
     )
     with resume_hint(out), Progress(*columns, console=err, transient=False) as progress:
-        task = progress.add_task("notes", total=count_notes(source, glob, id_col) if source.exists() else None)
+        task = progress.add_task("notes", total=count_notes(source, glob, id_col))
         summary = run_annotate(
             source, out, fmt, spec, options, resume, glob, id_col, text_cols, engine, scheduler, workers,
             progress=lambda done: progress.advance(task, done), writer_options=writer_options,

@@ -46,7 +46,7 @@ def label(
     batch_size: int = BATCH,
 ) -> None:
     """Label reports (1 present, 0 absent, -1 possible, blank not mentioned) with evidence per label."""
-    from clinlink.io.tables import LabelCsvWriter, append_errors, count_rows, read_done_ids, read_reports
+    from clinlink.io.tables import LabelCsvWriter, append_errors, check_columns, count_rows, read_done_ids, read_reports
     from clinlink.similarity.jobs import label_columns, label_rows, labelling_pipeline, pipeline_kb
     from clinlink.similarity.labels import RuleLabeler, load_label_set
 
@@ -57,6 +57,7 @@ def label(
         output.unlink(missing_ok=True)
         errors.unlink(missing_ok=True)
     columns = text_columns(text_col)
+    check_columns(reports, [id_col, *columns])
     total = count_rows(reports, id_col)
     with err.status("loading the pipeline and label set"):
         nlp = labelling_pipeline(pipeline, [labels])
@@ -110,12 +111,13 @@ def index_build(
     batch_size: int = BATCH,
 ) -> None:
     """Index the concept sets of reports for `clinlink similar`; a repeated id keeps its first report (the others go to the errors file)."""
-    from clinlink.io.tables import append_errors, count_rows, read_reports
+    from clinlink.io.tables import append_errors, check_columns, count_rows, read_reports
     from clinlink.similarity.concept_set import ConceptSet
     from clinlink.similarity.index import ReportIndex
     from clinlink.similarity.jobs import labelling_pipeline, pipeline_kb, pipeline_kb_spec
 
     columns = text_columns(text_col)
+    check_columns(reports, [id_col, *columns])
     errors = errors or output.with_name(output.name + ".errors.jsonl")
     errors.unlink(missing_ok=True)
     total = count_rows(reports, id_col)

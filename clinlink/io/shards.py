@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from clinlink.errors import ClinlinkError
-from clinlink.io.writers import WRITERS, WriterOptions, atomic_write_text
+from clinlink.io.writers import WRITERS, WriterOptions, atomic_write_text, prepare_format
 
 COMMITS_DIR = "_shards"
 ERRORS_FILE = "errors.jsonl"
@@ -55,7 +55,7 @@ class OutputFolder:
 
     def prepare(self, resume: bool) -> ResumeState:
         """Creates the folder (or checks it may be continued), checks the format's options and returns the resume state."""
-        WRITERS[self.fmt].prepare(self.options)
+        prepare_format(self.fmt, self.options)
         self._check_writable()
         records = self.commit_records()
         if not resume:

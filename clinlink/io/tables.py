@@ -180,6 +180,7 @@ def append_errors(path: str | Path, errors: list[dict[str, Any]]) -> None:
     """Add failed reports (``{"id": ..., "error": ...}``) to a JSONL errors file."""
     if not errors:
         return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as handle:
         for error in errors:
             handle.write(json.dumps(error, ensure_ascii=False) + "\n")

@@ -388,7 +388,16 @@ WRITERS: dict[str, type[ShardWriter]] = {
 FORMATS = tuple(WRITERS)
 
 
-def shard_writer(fmt: str, out_dir: Path, shard: str, options: WriterOptions = WriterOptions()) -> ShardWriter:
+def writer_class(fmt: str) -> type[ShardWriter]:
     if fmt not in WRITERS:
         raise ConfigError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return WRITERS[fmt](out_dir, shard, options)
+    return WRITERS[fmt]
+
+
+def prepare_format(fmt: str, options: WriterOptions) -> None:
+    """Checks the format and its options before a run (see :meth:`ShardWriter.prepare`)."""
+    writer_class(fmt).prepare(options)
+
+
+def shard_writer(fmt: str, out_dir: Path, shard: str, options: WriterOptions = WriterOptions()) -> ShardWriter:
+    return writer_class(fmt)(out_dir, shard, options)

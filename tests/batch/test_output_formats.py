@@ -223,5 +223,7 @@ def test_bad_database_url_and_vocabulary_are_one_line_errors(cli, notes_dir, tmp
     assert no_vocabulary.exit_code == 1 and f"{tmp_path / 'CONCEPT.csv'}: no such file" in " ".join(no_vocabulary.output.split())
     wrong_format = cli("annotate", notes_dir, "-o", tmp_path / "d", "--pipeline", test_pipeline, "--db", "sqlite:///x.db")
     assert wrong_format.exit_code == 1 and "--format omop" in wrong_format.output
-    for result in (not_a_url, unreachable, no_vocabulary, wrong_format):
-        assert "Traceback" not in result.output and len(result.output.strip().splitlines()) <= 2
+    unknown = cli("annotate", notes_dir, "-o", tmp_path / "e", "--pipeline", test_pipeline, "--format", "fihr")
+    assert unknown.exit_code == 1 and "unknown output format 'fihr'; choose one of jsonl, parquet, csv, brat, docbin, fhir, bioc, pubtator, omop" in " ".join(unknown.output.split())
+    for result in (not_a_url, unreachable, no_vocabulary, wrong_format, unknown):
+        assert "Traceback" not in result.output and result.output.startswith("error: ") and result.output.count("error:") == 1
