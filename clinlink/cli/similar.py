@@ -126,7 +126,7 @@ def index_build(
         nlp = labelling_pipeline(pipeline, label_sets)
     items = []
     seen: set[str] = set()
-    duplicates = 0
+    duplicates: list[str] = []
     with _progress() as progress:
         task = progress.add_task("reading reports", total=total)
         for chunk in read_reports(reports, id_col, columns):
@@ -134,7 +134,7 @@ def index_build(
             for report in chunk:
                 if report.id in seen:
                     append_errors(errors, [{"id": report.id, "error": "duplicate id: indexed once, later rows skipped"}])
-                    duplicates += 1
+                    duplicates.append(report.id)
                     continue
                 seen.add(report.id)
                 todo.append(report)
@@ -145,7 +145,9 @@ def index_build(
     index.metadata = {"pipeline": pipeline, "label_phrases": label_sets, "kb": pipeline_kb_spec(nlp), "source": str(reports)}
     index.save(output)
     console.print(
-        f"[green]indexed[/] {len(index):,} reports into {output}" + (f"; [red]{duplicates:,} duplicate ids left out[/], see {errors}" if duplicates else "")
+        f"[green]indexed[/] {len(index):,} reports into {output}" + (
+            f"; [red]{len(duplicates):,} duplicate ids left out[/] (first: {duplicates[0]!r}), see {errors}" if duplicates else ""
+        )
     )
 
 

@@ -101,7 +101,7 @@ def test_duplicate_ids_go_to_the_errors_file(cli, reports, test_pipeline, tmp_pa
     assert error["id"] == "r1" and "duplicate id" in (error.get("reason") or error.get("error"))
     if command == "index build":
         assert [json.loads(line)["id"] for line in (tmp_path / "index" / "reports.jsonl").read_text().splitlines()] == ["r1", "r2"]
-        assert "1 duplicate ids left out" in " ".join(result.output.split())
+        assert "1 duplicate ids left out (first: 'r1')" in " ".join(result.output.split())
 
 
 def test_every_table_command_documents_the_same_grammar():

@@ -227,3 +227,40 @@ def test_bad_database_url_and_vocabulary_are_one_line_errors(cli, notes_dir, tmp
     assert unknown.exit_code == 1 and "unknown output format 'fihr'; choose one of jsonl, parquet, csv, brat, docbin, fhir, bioc, pubtator, omop" in " ".join(unknown.output.split())
     for result in (not_a_url, unreachable, no_vocabulary, wrong_format, unknown):
         assert "Traceback" not in result.output and result.output.startswith("error: ") and result.output.count("error:") == 1
+
+
+def test_omop_worker_processes_share_one_sqlite_table(cli, tmp_path, test_pipeline, make_notes, sample_notes, expected):
+    notes = make_notes(tmp_path / "many", {f"n{i:02d}.txt": text for i, text in enumerate(list(sample_notes.values()) * 5)})
+    database = tmp_path / "cdm.db"
+    result = cli("annotate", notes, "-o", tmp_path / "omop", "--pipeline", test_pipeline, "--format", "omop",
+                 "--db", f"sqlite:///{database}", "--n-process", "2", "--shard-size", "3")
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(database) as connection:
+        ids = [row[0] for row in connection.execute("SELECT note_nlp_id FROM note_nlp")]
+        notes_with_rows = connection.execute("SELECT COUNT(DISTINCT note_id) FROM note_nlp").fetchone()[0]
+    assert len(ids) == 5 * len(expected) and notes_with_rows == 5 * len({note_id for note_id, _, _ in expected})
+    assert sorted(ids) == list(range(1, len(ids) + 1))  # numbered under the database's lock, none twice
+
+
+@pytest.mark.slow
+def test_default_pipeline_on_the_examples_to_fhir_and_note_nlp(default_linker, cli, tmp_path):
+    """The README's commands: the example notes through the default pipeline (linker included) to FHIR and NOTE_NLP."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    examples = Path(__file__).parents[2] / "examples" / "notes"
+    fhir = tmp_path / "fhir"
+    assert cli("annotate", examples, "-o", fhir, "--format", "fhir").exit_code == 0
+    resources = [entry["resource"] for path in fhir.glob("part-*.ndjson") for line in path.read_text(encoding="utf-8").splitlines()
+                 for entry in json.loads(line)["entry"]]
+    for resource in resources:
+        get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    systems = {coding["system"] for resource in resources if resource["resourceType"] == "Condition" for coding in resource["code"].get("coding", [])}
+    assert {"http://hl7.org/fhir/sid/icd-10-cm", "http://human-phenotype-ontology.org", "http://www.nlm.nih.gov/research/umls"} <= systems
+    statuses = [resource["verificationStatus"]["coding"][0]["code"] for resource in resources if resource["resourceType"] == "Condition"]
+    assert {"confirmed", "refuted"} <= set(statuses)
+    database = tmp_path / "notes.db"
+    assert cli("annotate", examples, "-o", tmp_path / "omop", "--format", "omop", "--db", f"sqlite:///{database}").exit_code == 0
+    with sqlite3.connect(database) as connection:
+        counts = dict(connection.execute("SELECT term_exists, COUNT(*) FROM note_nlp GROUP BY term_exists").fetchall())
+    assert counts["Y"] == statuses.count("confirmed")  # both are the present mentions
+    assert counts["N"] >= statuses.count("refuted") + statuses.count("provisional") > 0
