@@ -17,8 +17,14 @@ from clinlink.errors import ClinlinkError
 
 
 def connect(scheduler: str | None, workers: int):
-    """A client of the cluster at ``scheduler``, or of a new local cluster of ``workers`` single-threaded processes."""
+    """A client of the cluster at ``scheduler``, or of a new local cluster of ``workers`` single-threaded processes.
+
+    Dask's own INFO logging (scheduler, nanny and connection events) is shown only when the root logger
+    shows INFO (``clinlink -v``); importing ``distributed`` sets its level, so it is lowered after the import."""
     from dask.distributed import Client, LocalCluster
+
+    if not logging.getLogger().isEnabledFor(logging.INFO):
+        logging.getLogger("distributed").setLevel(logging.WARNING)
 
     if scheduler:
         try:

@@ -13,7 +13,7 @@ from itertools import chain
 from pathlib import Path
 
 from clinlink.errors import ClinlinkError, SourceFormatError
-from clinlink.io.tables import TABLE_FORMATS, count_rows, read_reports
+from clinlink.io.tables import TABLE_FORMATS, check_columns, count_rows, read_reports
 
 FALLBACK_ENCODINGS = ("cp1252", "latin-1")
 
@@ -106,15 +106,23 @@ def _table_rows(path: Path, id_col: str, chunks: Iterable[list]) -> Iterator[Not
                 yield NoteInput(report.id, origin, text=report.text)
 
 
+def check_source(source: Path, id_col: str = "id", text_cols: Sequence[str] = ("text",)) -> None:
+    """Raises :class:`SourceFormatError` for a missing source, a file that is not a table, or a missing column."""
+    if source.is_dir():
+        return
+    if not source.is_file():
+        raise SourceFormatError(source, "no such file or folder")
+    if source.suffix.lower() not in TABLE_FORMATS:
+        raise SourceFormatError(source, f"not a folder of notes nor a table ({', '.join(TABLE_FORMATS)})")
+    check_columns(source, [id_col, *text_cols])
+
+
 def collect_notes(source: Path, pattern: str = "**/*.txt", id_col: str = "id", text_cols: Sequence[str] = ("text",)) -> Iterable[NoteInput]:
     """The notes of a folder or table; a missing source or column is an error raised here, before any work."""
+    check_source(source, id_col, text_cols)
     if source.is_dir():
         return folder_notes(source, pattern)
-    if source.is_file():
-        if source.suffix.lower() not in TABLE_FORMATS:
-            raise SourceFormatError(source, f"not a folder of notes nor a table ({', '.join(TABLE_FORMATS)})")
-        return table_notes(source, id_col, text_cols)
-    raise SourceFormatError(source, "no such file or folder")
+    return table_notes(source, id_col, text_cols)
 
 
 def count_notes(source: Path, pattern: str = "**/*.txt", id_col: str = "id") -> int | None:

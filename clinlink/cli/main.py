@@ -56,3 +56,7 @@ def run() -> None:
     except ClinlinkError as error:
         report(error)
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    run()
