@@ -35,6 +35,17 @@ def serve_pipeline(fixture_kb, tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def serve_linked_pipeline(serve_pipeline) -> Path:
+    """``serve_pipeline`` plus the linker (default encoder, indexes over the fixture KB): mentions get codes."""
+    path = serve_pipeline.with_name("serve-linked.yaml")
+    path.write_text(
+        serve_pipeline.read_text(encoding="utf-8").replace("name: serve-test", "name: serve-linked")
+        + "  - {name: linker, factory: clinlink_linker}\n", encoding="utf-8",
+    )
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
