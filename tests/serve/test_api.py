@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 
 import httpx
 import pytest
@@ -218,3 +219,17 @@ def test_an_unknown_pipeline_is_one_line_and_exit_1():
     result = CliRunner().invoke(app, ["serve", "--pipeline", "no-such-pipeline"])
     assert result.exit_code == 1
     assert "no pipeline named 'no-such-pipeline'" in result.output and "Traceback" not in result.output
+
+
+def test_a_full_queue_is_503_with_retry_after(start_server, serve_pipeline):
+    """Queue of one note; a batch waits 3 s to fill: the first note holds the queue while its batch waits."""
+    server = start_server("--pipeline", serve_pipeline, "--queue-size", 1, "--batch-wait-ms", 3000)
+    first: list[httpx.Response] = []
+    holder = threading.Thread(target=lambda: first.append(httpx.post(server.url + "/annotate", json={"text": "Chylothorax."}, timeout=60)))
+    holder.start()
+    time.sleep(0.5)
+    refused = httpx.post(server.url + "/annotate", json={"text": "No chylothorax."}, timeout=60)
+    holder.join()
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
+    assert refused.json() == {"detail": "busy: 1 notes are waiting (queue size 1); retry later"}
+    assert first[0].status_code == 200
