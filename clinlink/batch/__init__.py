@@ -9,6 +9,7 @@ from clinlink.batch.core import BatchJob, PipelineSpec, RunOptions, RunSummary
 from clinlink.batch.inputs import NoteInput, collect_notes, count_notes
 from clinlink.errors import ConfigError
 from clinlink.io.shards import OutputFolder
+from clinlink.io.writers import WriterOptions
 
 ENGINES = ("local", "dask")
 
@@ -27,9 +28,10 @@ def annotate(
     scheduler: str | None = None,
     workers: int = 2,
     progress: Callable[[int], None] | None = None,
+    writer_options: WriterOptions = WriterOptions(),
 ) -> RunSummary:
     """Annotates a folder of notes or a table into ``out`` (see ``clinlink annotate --help``)."""
-    job = BatchJob(collect_notes(source, pattern, id_col, text_cols), OutputFolder(out, fmt), pipeline, options, resume, progress)
+    job = BatchJob(collect_notes(source, pattern, id_col, text_cols), OutputFolder(out, fmt, writer_options), pipeline, options, resume, progress)
     if engine == "local":
         from clinlink.batch.local import run_local
 
@@ -41,4 +43,4 @@ def annotate(
     raise ConfigError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
 
 
-__all__ = ["annotate", "BatchJob", "count_notes", "NoteInput", "PipelineSpec", "RunOptions", "RunSummary", "ENGINES"]
+__all__ = ["annotate", "BatchJob", "count_notes", "NoteInput", "PipelineSpec", "RunOptions", "RunSummary", "WriterOptions", "ENGINES"]

@@ -191,7 +191,7 @@ class Shard:
     def __init__(self, folder: OutputFolder, index: int, log_text: bool = False):
         self.folder = folder
         self.name = shard_name(index)
-        self.writer = shard_writer(folder.fmt, folder.path, self.name)
+        self.writer = shard_writer(folder.fmt, folder.path, self.name, folder.options)
         self.notes: list[tuple[str, str]] = []
         self.errors: list[dict[str, str]] = []
         self.summary = RunSummary(shards=1)
@@ -204,6 +204,7 @@ class Shard:
         note = outcome.note
         if outcome.error is not None:
             self.errors.append({"id": note.id, "origin": note.origin, "reason": outcome.error})
+            self.writer.add_error(note.id, outcome.error)
             self.summary.errors += 1
             kind = outcome.error.split(":")[0]
             self.summary.error_reasons[kind] = self.summary.error_reasons.get(kind, 0) + 1

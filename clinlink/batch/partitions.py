@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import replace
-from pathlib import Path
 
 from clinlink.batch.core import (
     BatchJob, PipelineSpec, RunOptions, RunSummary, Shard, annotate_notes, cached_pipeline, select_notes,
@@ -39,9 +38,9 @@ def partition_size(notes: int, workers: int, shard_size: int) -> int:
     return max(1, min(shard_size, math.ceil(notes / (max(workers, 1) * PARTITIONS_PER_WORKER))))
 
 
-def annotate_partition(notes: list[NoteInput], out_dir: str, fmt: str, shard_index: int, pipeline: PipelineSpec, options: RunOptions) -> RunSummary:
+def annotate_partition(notes: list[NoteInput], folder: OutputFolder, shard_index: int, pipeline: PipelineSpec, options: RunOptions) -> RunSummary:
     """One task: annotates a partition into one committed shard; returns its counts (no documents)."""
-    shard = Shard(OutputFolder(Path(out_dir), fmt), shard_index, options.log_text)
+    shard = Shard(folder, shard_index, options.log_text)
     for outcome in annotate_notes(cached_pipeline(pipeline), notes, replace(options, n_process=1)):
         shard.add(outcome)
     return shard.commit()
@@ -65,9 +64,9 @@ def run_partitions(job: BatchJob, state: ResumeState, summary: RunSummary, execu
     and advances ``job.progress`` as each one is committed (in completion order)."""
     todo = list(select_notes(job.notes, state, summary))
     size = partition_size(len(todo), workers, job.options.shard_size)
-    out_dir = str(job.folder.path.resolve())
+    folder = OutputFolder(job.folder.path.resolve(), job.folder.fmt, job.folder.options)
     futures = [
-        executor.submit(annotate_partition, todo[start : start + size], out_dir, job.folder.fmt, state.next_shard + number, job.pipeline, job.options)
+        executor.submit(annotate_partition, todo[start : start + size], folder, state.next_shard + number, job.pipeline, job.options)
         for number, start in enumerate(range(0, len(todo), size))
     ]
     for future in as_completed(futures):

@@ -10,6 +10,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Table
 from rich.text import Text
 
+from clinlink.cli.options import ID_COL, TEXT_COL, resume_hint, text_columns
+
 app = typer.Typer()
 console = Console()
 err = Console(stderr=True)
@@ -28,12 +30,15 @@ class NotesPerSecond(ProgressColumn):
 def annotate(
     source: Path = typer.Argument(..., help="A folder of .txt notes (searched recursively) or a .csv/.parquet/.jsonl table."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: shards part-NNNNN.<ext>, errors.jsonl, _shards/ commit records."),
-    fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl | parquet | csv | brat | docbin."),
+    fmt: str = typer.Option(
+        "jsonl", "--format", "-f",
+        help="jsonl | parquet | csv (notes/ and mentions/ tables) | brat | docbin | fhir (R4 Bundles, NDJSON) | bioc (XML) | pubtator | omop (NOTE_NLP).",
+    ),
     pipeline: str = PIPELINE,
     exclude: list[str] = EXCLUDE,
     glob: str = typer.Option("**/*.txt", "--glob", help="Notes to read from a folder (pattern relative to it)."),
-    id_col: str = typer.Option("id", "--id-col", help="Table column holding the note id."),
-    text_col: list[str] = typer.Option(["text"], "--text-col", help="Table column(s) holding the text; several are joined with newlines."),
+    id_col: str = ID_COL,
+    text_col: list[str] = TEXT_COL,
     n_process: int = typer.Option(1, "--n-process", min=1, help="Local worker processes."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Notes per nlp.pipe batch."),
     shard_size: int = typer.Option(1000, "--shard-size", min=1, help="Notes per output shard (and per Dask task)."),
@@ -46,26 +51,33 @@ def annotate(
     rerank: str = typer.Option(
         None, "--rerank", help="Rerank the candidates of unsafe links with a cross-encoder: 'default' (models/cross-encoder) or a model directory."
     ),
+    db: str = typer.Option(None, "--db", help="--format omop: write NOTE_NLP into this database (sqlite:///notes.db, postgresql://user@host/db)."),
+    omop_vocab: Path = typer.Option(None, "--omop-vocab", help="--format omop: Athena vocabulary folder (CONCEPT.csv) for OMOP concept ids (else 0)."),
 ) -> None:
     """Annotate every note of a folder or table; bad notes go to OUT/errors.jsonl and the run goes on."""
     from clinlink.batch import annotate as run_annotate
     from clinlink.batch import count_notes
+    from clinlink import __version__
     from clinlink.batch.core import PipelineSpec, RunOptions
     from clinlink.io.shards import ERRORS_FILE
+    from clinlink.io.writers import WriterOptions
 
     options = RunOptions(max_chars=max_chars, batch_size=batch_size, n_process=n_process, shard_size=shard_size, log_text=log_text)
     if rerank and "linker" in exclude:
         raise typer.BadParameter("--rerank needs the linker; it is excluded", param_hint="--rerank")
     spec = PipelineSpec.of(pipeline, exclude, **({"linker": {"reranker": rerank}} if rerank else {}))
+    pipeline_name = Path(pipeline).stem if pipeline else "clinical"
+    writer_options = WriterOptions(db=db, omop_vocab=None if omop_vocab is None else str(omop_vocab), nlp_system=f"clinlink {__version__} ({pipeline_name})")
+    text_cols = text_columns(text_col)
     columns = (
         TextColumn("[bold]annotating"), BarColumn(), MofNCompleteColumn(), NotesPerSecond(),
         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err, transient=False) as progress:
+    with resume_hint(out), Progress(*columns, console=err, transient=False) as progress:
         task = progress.add_task("notes", total=count_notes(source, glob, id_col) if source.exists() else None)
         summary = run_annotate(
-            source, out, fmt, spec, options, resume, glob, id_col, text_col, engine, scheduler, workers,
-            progress=lambda done: progress.advance(task, done),
+            source, out, fmt, spec, options, resume, glob, id_col, text_cols, engine, scheduler, workers,
+            progress=lambda done: progress.advance(task, done), writer_options=writer_options,
         )
     table = Table(title=f"clinlink annotate -> {out}", show_header=False)
     rows = [

@@ -75,14 +75,28 @@ def search(
 
 
 @app.command()
-def show(concept_id: str = typer.Argument(..., help="A concept id, alt id or obsolete id."), config: str = CONFIG, kb_dir: Path = KB_DIR) -> None:
+def show(
+    concept_id: str = typer.Argument(..., help="A concept id, alt id or obsolete id, or a bare code: I50.23, 60046008, a UMLS CUI."),
+    config: str = CONFIG,
+    kb_dir: Path = KB_DIR,
+) -> None:
     """Names, synonyms, semantic types, parents, children and cross-references of a concept."""
     kb = _load(kb_dir, config)
-    concept = kb.find(concept_id)
-    if concept is None:
-        raise KnowledgeBaseError(f"{concept_id!r} is not in the knowledge base")
-    if concept.id != concept_id:
-        console.print(f"[yellow]{concept_id} resolves to {concept.id}[/]")
+    found = kb.find_code(concept_id)
+    if not found:
+        raise KnowledgeBaseError(f"{concept_id!r} is not in the knowledge base (neither a concept id nor a code of one)")
+    if len(found) > 1:
+        console.print(f"[yellow]{concept_id} is a code of {len(found)} concepts: {', '.join(found)}[/]")
+    for number, found_id in enumerate(found):
+        if number:
+            console.print()
+        _show(kb, concept_id, found_id)
+
+
+def _show(kb, asked: str, concept_id: str) -> None:  # noqa: ANN001
+    concept = kb.get(concept_id)
+    if concept.id != asked:
+        console.print(f"[yellow]{asked} resolves to {concept.id}[/]")
     console.print(f"[bold]{concept.id}[/]  {concept.name}  [dim]({concept.source}; {', '.join(concept.semantic_types)}; group {concept.group})[/]")
     if concept.definition:
         console.print(f"definition: {concept.definition}")

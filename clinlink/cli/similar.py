@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from clinlink.cli.options import ID_COL, TEXT_COL, comma_list, resume_hint, text_columns
 from clinlink.errors import ClinlinkError
 
 app = typer.Typer()
@@ -17,17 +18,8 @@ app.add_typer(index_app, name="index")
 console = Console(soft_wrap=True)
 err = Console(stderr=True)
 
-ID_COL = typer.Option("id", "--id-col", help="Column with the report id.")
-TEXT_COL = typer.Option("text", "--text-col", help="Text column(s), comma-separated; several are joined as sections.")
 PIPELINE = typer.Option("radiology", "--pipeline", "-p", help="Pipeline name in pipelines/ or a path.")
 BATCH = typer.Option(64, "--batch-size", help="Documents per nlp.pipe batch.")
-
-
-def _columns(text_col: str) -> list[str]:
-    columns = [c.strip() for c in text_col.split(",") if c.strip()]
-    if not columns:
-        raise ClinlinkError("--text-col names no column")
-    return columns
 
 
 def _progress() -> Progress:
@@ -43,7 +35,7 @@ def label(
     labels: str = typer.Option("chestxray14", "--labels", "-l", help="Label set name (pipelines/labels/) or YAML path."),
     output: Path = typer.Option(..., "--output", "-o", help="Label CSV to write."),
     id_col: str = ID_COL,
-    text_col: str = TEXT_COL,
+    text_col: list[str] = TEXT_COL,
     pipeline: str = PIPELINE,
     resume: bool = typer.Option(False, "--resume", help="Keep the rows already in OUTPUT and label only the rest."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUTPUT (and its errors file)."),
@@ -64,7 +56,7 @@ def label(
     if overwrite and not resume:
         output.unlink(missing_ok=True)
         errors.unlink(missing_ok=True)
-    text_columns = _columns(text_col)
+    columns = text_columns(text_col)
     total = count_rows(reports, id_col)
     with err.status("loading the pipeline and label set"):
         nlp = labelling_pipeline(pipeline, [labels])
@@ -76,9 +68,9 @@ def label(
     seen: set[str] = set(done)
     written = failed = 0
     started = time.perf_counter()
-    with _progress() as progress:
+    with _progress() as progress, resume_hint(output):
         task = progress.add_task("labelling", total=total)
-        for chunk in read_reports(reports, id_col, text_columns, chunk_size):
+        for chunk in read_reports(reports, id_col, columns, chunk_size):
             todo, problems = [], []
             for report in chunk:
                 if report.id in done:
@@ -108,36 +100,51 @@ def index_build(
     reports: Path = typer.Argument(..., help="Report table: .csv, .parquet or .jsonl."),
     output: Path = typer.Option(..., "--output", "-o", help="Index directory to write."),
     id_col: str = ID_COL,
-    text_col: str = TEXT_COL,
+    text_col: list[str] = TEXT_COL,
     pipeline: str = PIPELINE,
     preset: str = typer.Option("default", "--preset", help="Tversky settings preset (seed, default)."),
     phrases: str = typer.Option(
         "chestxray14", "--label-phrases", help="Label sets whose extra phrases the pipeline also finds ('' for none)."
     ),
+    errors: Path = typer.Option(None, "--errors", help="Reports left out (duplicate ids) as JSONL (default: OUTPUT.errors.jsonl)."),
     batch_size: int = BATCH,
 ) -> None:
-    """Index the concept sets of reports for `clinlink similar`."""
-    from clinlink.io.tables import count_rows, read_reports
+    """Index the concept sets of reports for `clinlink similar`; a repeated id keeps its first report (the others go to the errors file)."""
+    from clinlink.io.tables import append_errors, count_rows, read_reports
     from clinlink.similarity.concept_set import ConceptSet
     from clinlink.similarity.index import ReportIndex
     from clinlink.similarity.jobs import labelling_pipeline, pipeline_kb, pipeline_kb_spec
 
-    text_columns = _columns(text_col)
+    columns = text_columns(text_col)
+    errors = errors or output.with_name(output.name + ".errors.jsonl")
+    errors.unlink(missing_ok=True)
     total = count_rows(reports, id_col)
-    label_sets = _columns(phrases) if phrases.strip() else []
+    label_sets = comma_list([phrases])
     with err.status("loading the pipeline"):
         nlp = labelling_pipeline(pipeline, label_sets)
     items = []
+    seen: set[str] = set()
+    duplicates = 0
     with _progress() as progress:
         task = progress.add_task("reading reports", total=total)
-        for chunk in read_reports(reports, id_col, text_columns):
-            for report, doc in zip(chunk, nlp.pipe([r.text for r in chunk], batch_size=batch_size)):
+        for chunk in read_reports(reports, id_col, columns):
+            todo = []
+            for report in chunk:
+                if report.id in seen:
+                    append_errors(errors, [{"id": report.id, "error": "duplicate id: indexed once, later rows skipped"}])
+                    duplicates += 1
+                    continue
+                seen.add(report.id)
+                todo.append(report)
+            for report, doc in zip(todo, nlp.pipe([r.text for r in todo], batch_size=batch_size)):
                 items.append((report.id, ConceptSet.from_doc(doc)))
             progress.advance(task, len(chunk))
     index = ReportIndex.build(items, kb=pipeline_kb(nlp), preset=preset)
     index.metadata = {"pipeline": pipeline, "label_phrases": label_sets, "kb": pipeline_kb_spec(nlp), "source": str(reports)}
     index.save(output)
-    console.print(f"[green]indexed[/] {len(index):,} reports into {output}")
+    console.print(
+        f"[green]indexed[/] {len(index):,} reports into {output}" + (f"; [red]{duplicates:,} duplicate ids left out[/], see {errors}" if duplicates else "")
+    )
 
 
 @app.command()

@@ -11,7 +11,7 @@ ENTITY_FIELDS = (
     "start", "end", "text", "label", "section", "assertion", "historical",
     "concept_id", "concept_name", "score", "codes", "candidates", "assertion_cues",
 )
-# Nested values, stored as JSON text in tabular outputs (CSV, Parquet).
+# Nested values: JSON text in CSV, maps and lists of structs in Parquet.
 JSON_FIELDS = ("codes", "candidates", "assertion_cues")
 MENTION_COLUMNS = ("id",) + ENTITY_FIELDS
 
@@ -50,13 +50,50 @@ def doc_record(doc_id: str, doc: Doc) -> dict[str, Any]:
     return record
 
 
-def mention_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
-    """Flat rows (one per mention) with nested values as JSON text, for CSV and Parquet."""
+ASSERTIONS = ("present", "absent", "possible", "conditional", "hypothetical", "family")
+NOTE_COLUMNS = ("id", "status", "error", "chars", "mentions", *ASSERTIONS, "historical")
+
+
+def note_row(record: dict[str, Any] | None, note_id: str, error: str | None = None) -> dict[str, Any]:
+    """One row of the notes table: status (annotated / error), size and mention counts per assertion."""
+    entities = record["entities"] if record else []
+    row: dict[str, Any] = {
+        "id": note_id,
+        "status": "error" if error is not None else "annotated",
+        "error": error,
+        "chars": len(record["text"]) if record else None,
+        "mentions": len(entities) if record else None,
+    }
+    for assertion in ASSERTIONS:
+        row[assertion] = sum(entity["assertion"] == assertion for entity in entities) if record else None
+    row["historical"] = sum(bool(entity["historical"]) for entity in entities) if record else None
+    return row
+
+
+def mention_rows(record: dict[str, Any], nested: bool = True) -> list[dict[str, Any]]:
+    """One row per mention. ``nested``: codes as {vocabulary: [codes]}, candidates and cues as lists of
+    dicts (Parquet maps and structs); otherwise those values as JSON text (CSV)."""
     rows = []
     for entity in record["entities"]:
         row = {"id": record["id"]}
         for field in ENTITY_FIELDS:
             value = entity[field]
-            row[field] = json.dumps(value, ensure_ascii=False) if field in JSON_FIELDS and value is not None else value
+            if nested:
+                value = _nested(field, value)
+            elif field in JSON_FIELDS and value is not None:
+                value = json.dumps(value, ensure_ascii=False)
+            row[field] = value
         rows.append(row)
     return rows
+
+
+def _nested(field: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if field == "candidates":
+        return [{"concept_id": c[0], "name": c[1], "score": None if c[2] is None else float(c[2])} for c in value]
+    if field == "assertion_cues":
+        return [{"start": int(c[0]), "end": int(c[1]), "cue": c[2], "category": c[3]} for c in value]
+    if field == "codes":
+        return {vocabulary: [str(code) for code in codes] for vocabulary, codes in value.items()}
+    return value

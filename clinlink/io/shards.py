@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from clinlink.errors import ClinlinkError
-from clinlink.io.writers import WRITERS, atomic_write_text
+from clinlink.io.writers import WRITERS, WriterOptions, atomic_write_text
 
 COMMITS_DIR = "_shards"
 ERRORS_FILE = "errors.jsonl"
@@ -42,18 +42,20 @@ def shard_name(index: int) -> str:
 class OutputFolder:
     """Where a run writes; checks it can, and knows what earlier runs committed."""
 
-    def __init__(self, path: Path, fmt: str):
+    def __init__(self, path: Path, fmt: str, options: WriterOptions = WriterOptions()):
         if fmt not in WRITERS:
             raise ClinlinkError(f"unknown output format {fmt!r}; choose one of {', '.join(WRITERS)}")
         self.path = path
         self.fmt = fmt
+        self.options = options
 
     @property
     def commits(self) -> Path:
         return self.path / COMMITS_DIR
 
     def prepare(self, resume: bool) -> ResumeState:
-        """Creates the folder (or checks it may be continued) and returns the resume state."""
+        """Creates the folder (or checks it may be continued), checks the format's options and returns the resume state."""
+        WRITERS[self.fmt].prepare(self.options)
         self._check_writable()
         records = self.commit_records()
         if not resume:
@@ -119,14 +121,15 @@ class OutputFolder:
 
     def _shard_files_on_disk(self) -> dict[Path, int]:
         """Shard data files of this format (BRAT has none: its files are named by note id)."""
-        suffix = WRITERS[self.fmt].suffix
+        writer = WRITERS[self.fmt]
         if self.fmt == "brat":
             return {}
         found = {}
-        for path in self.path.glob(f"{SHARD_PREFIX}*{suffix}"):
-            match = _SHARD_FILE.match(path.name)
-            if match and match.group(2) == suffix:
-                found[path] = int(match.group(1))
+        for folder in writer.folders:
+            for path in (self.path / folder).glob(f"{SHARD_PREFIX}*{writer.suffix}"):
+                match = _SHARD_FILE.match(path.name)
+                if match and match.group(2) == writer.suffix:
+                    found[path] = int(match.group(1))
         return found
 
     def _remove_uncommitted(self, committed: set[str]) -> list[int]:

@@ -73,20 +73,27 @@ def table_columns(path: Path) -> list[str]:
     raise SourceFormatError(path, f"unsupported table format {path.suffix!r}; use one of {', '.join(TABLE_FORMATS)}")
 
 
+def check_columns(path: str | Path, columns: Sequence[str]) -> None:
+    """Raises :class:`SourceFormatError` naming the file (and the column) when the table is missing,
+    unreadable or lacks one of ``columns``."""
+    path = Path(path)
+    if not path.is_file():
+        raise SourceFormatError(path, "no such file" if not path.exists() else "not a file")
+    try:
+        available = table_columns(path)
+    except (ValueError, OSError, StopIteration) as error:
+        raise SourceFormatError(path, f"cannot read the table: {str(error).splitlines()[0] if str(error) else 'empty'}") from None
+    for column in columns:
+        if column not in available:
+            raise SourceFormatError(path, f"no column {column!r}; columns: {', '.join(map(str, available))}")
+
+
 def read_reports(
     path: str | Path, id_column: str, text_columns: Sequence[str], chunk_size: int = 1000
 ) -> Iterator[list[Report]]:
     """Chunks of reports from a CSV, Parquet or JSONL table."""
     path = Path(path)
-    if not path.exists():
-        raise SourceFormatError(path, "no such file")
-    try:
-        available = table_columns(path)
-    except (ValueError, OSError) as error:
-        raise SourceFormatError(path, f"cannot read the table: {error}") from error
-    for column in [id_column, *text_columns]:
-        if column not in available:
-            raise SourceFormatError(path, f"no column {column!r}; columns: {', '.join(map(str, available))}")
+    check_columns(path, [id_column, *text_columns])
     columns = list(dict.fromkeys([id_column, *text_columns]))
     try:
         for frame in _frames(path, columns, chunk_size):
@@ -101,6 +108,7 @@ def read_reports(
 def count_rows(path: str | Path, id_column: str) -> int:
     """Number of reports in a table (for a progress bar)."""
     path = Path(path)
+    check_columns(path, [id_column])
     if path.suffix.lower() == ".parquet":
         import pyarrow.parquet as pq
 

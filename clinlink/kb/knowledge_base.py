@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, MutableMapping
 from functools import cached_property
@@ -31,6 +33,14 @@ XREF_ALIASES = {
     "MSH": "MESH",
     "MESH": "MESH",
 }
+
+
+# Vocabulary prefix -> what its bare codes look like (for :meth:`KnowledgeBase.find_code`).
+BARE_CODES = (
+    ("UMLS", re.compile(r"C\d{7}")),
+    ("ICD10CM", re.compile(r"[A-Z]\d[0-9A-Z](\.[0-9A-Z]{1,4})?")),
+    ("SNOMEDCT", re.compile(r"\d{6,18}")),
+)
 
 
 def canonical_xref(xref: str) -> str:
@@ -277,6 +287,21 @@ class KnowledgeBase:
     def concepts_with_xref(self, xref: str) -> list[str]:
         """Ids of KB concepts that carry a cross-reference (``UMLS:C0032227``)."""
         return list(self._xref_index.get(canonical_xref(xref), ()))
+
+    def find_code(self, code: str) -> list[str]:
+        """Ids of the concepts a code names: a concept id or alt id (``HP:0002202``), a bare code of a vocabulary
+        (``I50.23`` -> ``ICD10CM:I50.23``, ``C0032227`` -> ``UMLS:C0032227``, ``60046008`` -> ``SNOMEDCT:60046008``),
+        else the concepts that carry it as a cross-reference (a CUI in an HPO-only KB)."""
+        code = code.strip()
+        resolved = self.resolve(code)
+        if resolved is not None:
+            return [resolved]
+        candidates = [canonical_xref(code)] if ":" in code else [f"{prefix}:{code.upper()}" for prefix, pattern in BARE_CODES if pattern.fullmatch(code.upper())]
+        for candidate in candidates:
+            resolved = self.resolve(candidate)
+            if resolved is not None:
+                return [resolved]
+        return list(dict.fromkeys(found for candidate in candidates for found in self.concepts_with_xref(candidate)))
 
     # -- filters ------------------------------------------------------------
     def filter(

@@ -184,10 +184,12 @@ def test_formats_parquet_csv_docbin_brat(cli, notes_dir, tmp_path, test_pipeline
     for fmt in ("parquet", "csv"):
         out = tmp_path / fmt
         assert cli("annotate", notes_dir, "-o", out, "--pipeline", test_pipeline, "--format", fmt, "--shard-size", "2").exit_code == 0
-        files = sorted(out.glob(f"part-*.{fmt}"))
-        assert len(files) == 2
+        files = sorted((out / "mentions").glob(f"part-*.{fmt}"))
+        assert len(files) == 2 and len(list((out / "notes").glob(f"part-*.{fmt}"))) == 2
         frame = pd.concat([pd.read_parquet(f) if fmt == "parquet" else pd.read_csv(f) for f in files])
         assert {(r.id, r.start, r.end, r.concept_id, r.assertion) for r in frame.itertuples()} == expected
+        notes = pd.read_parquet(out / "notes") if fmt == "parquet" else pd.concat(map(pd.read_csv, sorted((out / "notes").glob("*.csv"))))
+        assert sorted(notes["id"]) == sorted(name[:-4] for name in sample_notes)
 
     docbin = tmp_path / "docbin"
     assert cli("annotate", notes_dir, "-o", docbin, "--pipeline", test_pipeline, "--format", "docbin").exit_code == 0

@@ -28,11 +28,17 @@ def test_doc_record_holds_offsets_sections_assertions_and_concepts(annotated_doc
     assert json.loads(json.dumps(record)) == record
 
 
-def test_mention_rows_flatten_nested_values_to_json(annotated_doc):
-    rows = mention_rows(doc_record("n1", annotated_doc))
+def test_mention_rows_flatten_nested_values_to_json_for_csv(annotated_doc):
+    rows = mention_rows(doc_record("n1", annotated_doc), nested=False)
     assert len(rows) == 3 and rows[0]["id"] == "n1"
     assert json.loads(rows[0]["codes"]) == {"ICD10CM": ["J90"], "UMLS": ["C0032227"]}
     assert rows[1]["codes"] is None
+
+
+def test_mention_rows_keep_nested_values_as_structs_for_parquet(annotated_doc):
+    rows = mention_rows(doc_record("n1", annotated_doc))
+    assert rows[0]["codes"] == {"ICD10CM": ["J90"], "UMLS": ["C0032227"]}
+    assert rows[0]["candidates"][1] == {"concept_id": "HP:0100760", "name": "Pleural fluid", "score": 0.41}
 
 
 def test_brat_standoff_splits_mentions_at_line_breaks(annotated_doc):
@@ -50,7 +56,9 @@ def test_brat_names_are_safe_and_distinct():
     assert brat_name("a b") != brat_name("a_b") and brat_name("a b").startswith("a_b-")
 
 
-@pytest.mark.parametrize("fmt,suffix", [("jsonl", ".jsonl"), ("parquet", ".parquet"), ("csv", ".csv"), ("docbin", ".spacy")])
+@pytest.mark.parametrize("fmt,suffix", [
+    ("jsonl", ".jsonl"), ("docbin", ".spacy"), ("fhir", ".ndjson"), ("bioc", ".xml"), ("pubtator", ".pubtator"), ("omop", ".csv"),
+])
 def test_shard_appears_only_at_commit(tmp_path, annotated_doc, fmt, suffix):
     writer = shard_writer(fmt, tmp_path, "part-00000")
     writer.add("n1", annotated_doc)
@@ -58,18 +66,47 @@ def test_shard_appears_only_at_commit(tmp_path, annotated_doc, fmt, suffix):
     [path] = writer.commit()
     assert path == tmp_path / f"part-00000{suffix}"
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
-    if fmt == "parquet":
-        frame = pd.read_parquet(path)
-        assert list(frame["concept_id"]) == ["HP:0002202", "HP:0001640", "HP:0002099"]
-        assert frame["start"].dtype == "int64" and frame["historical"].tolist() == [False, False, True]
-    elif fmt == "docbin":
+    if fmt == "docbin":
         [doc] = DocBin().from_disk(path).get_docs(spacy.blank("en").vocab)
         assert doc.user_data["clinlink_id"] == "n1"
         assert [(e._.concept_id, e._.assertion) for e in doc.ents] == [("HP:0002202", "absent"), ("HP:0001640", "present"), ("HP:0002099", "family")]
 
 
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_tables_have_a_row_per_note_and_per_mention(tmp_path, annotated_doc, fmt):
+    writer = shard_writer(fmt, tmp_path, "part-00003")
+    writer.add("n1", annotated_doc)
+    writer.add("empty", spacy.blank("en")("Nothing to find here."))
+    writer.add_error("bad", "binary file (contains NUL bytes)")
+    assert not any(tmp_path.rglob(f"*.{fmt}"))
+    notes_path, mentions_path = writer.commit()
+    assert (notes_path, mentions_path) == (tmp_path / "notes" / f"part-00003.{fmt}", tmp_path / "mentions" / f"part-00003.{fmt}")
+    read = pd.read_parquet if fmt == "parquet" else pd.read_csv
+    notes = read(notes_path).set_index("id")
+    assert list(notes.index) == ["n1", "empty", "bad"]
+    assert list(notes["status"]) == ["annotated", "annotated", "error"]
+    assert (notes.loc["n1", "mentions"], notes.loc["n1", "absent"], notes.loc["n1", "family"], notes.loc["n1", "historical"]) == (3, 1, 1, 1)
+    assert notes.loc["empty", "mentions"] == 0 and "binary" in notes.loc["bad", "error"]
+    mentions = read(mentions_path)
+    assert list(mentions["concept_id"]) == ["HP:0002202", "HP:0001640", "HP:0002099"]
+    assert mentions["start"].dtype == "int64" and mentions["historical"].tolist() == [False, False, True]
+    if fmt == "csv":
+        assert json.loads(mentions["codes"][0]) == {"ICD10CM": ["J90"], "UMLS": ["C0032227"]}
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(mentions_path)
+    assert pa.types.is_map(table.schema.field("codes").type)
+    assert pa.types.is_struct(table.schema.field("candidates").type.value_type)
+    assert pa.types.is_struct(table.schema.field("assertion_cues").type.value_type)
+    first = table.slice(0, 1).to_pylist()[0]
+    assert dict(first["codes"]) == {"ICD10CM": ["J90"], "UMLS": ["C0032227"]}
+    assert first["candidates"][0] == {"concept_id": "HP:0002202", "name": "Pleural effusion", "score": 0.97}
+
+
 def test_empty_parquet_shard_keeps_the_schema(tmp_path):
-    [path] = shard_writer("parquet", tmp_path, "part-00000").commit()
+    _, path = shard_writer("parquet", tmp_path, "part-00000").commit()
     frame = pd.read_parquet(path)
     assert len(frame) == 0 and frame["score"].dtype == "float64" and "concept_id" in frame
 

@@ -64,7 +64,7 @@ def test_show_resolves_alt_ids_and_prints_synonyms_codes_and_hierarchy(built):
 def test_unknown_id_is_one_line_and_exit_1(built):
     result = runner.invoke(app, ["kb", "show", "HP:1234567", "--kb", str(built)], env=WIDE)
     assert result.exit_code == 1
-    assert result.stderr.strip() == "error: 'HP:1234567' is not in the knowledge base"
+    assert result.stderr.strip() == "error: 'HP:1234567' is not in the knowledge base (neither a concept id nor a code of one)"
     assert "Traceback" not in result.output
 
 
@@ -87,3 +87,23 @@ def test_malformed_source_names_file_and_line(fixtures_dir, tmp_path):
     result = runner.invoke(app, ["kb", "build", "--config", str(config), "--out", str(tmp_path / "kb")], env={"COLUMNS": "40"})
     assert result.exit_code == 1
     assert result.stderr.strip() == f"error: {broken}:1: [Term] stanza without an 'id' tag"
+
+
+@pytest.mark.parametrize("code,concept", [
+    ("F10.0", "ICD10CM:F10.0"), ("f10.0", "ICD10CM:F10.0"), ("C9000002", "UMLS:C9000002"),
+    ("900000002000", "SNOMEDCT:900000002000"), ("HP:9000002", "HP:9000002"),
+])
+def test_show_accepts_a_bare_code_or_a_cui(built, code, concept):
+    result = runner.invoke(app, ["kb", "show", code, "--kb", str(built)], env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0 if code == concept else 1].startswith(concept)
+
+
+def test_show_finds_a_cui_through_cross_references_in_a_kb_without_umls(fixtures_dir, tmp_path):
+    config = tmp_path / "hpo-only.yaml"
+    config.write_text(f"name: hpo-only\nsources:\n  - name: hpo\n    type: obo\n    path: {fixtures_dir / 'mini.obo'}\n", encoding="utf-8")
+    out = tmp_path / "kb"
+    assert runner.invoke(app, ["kb", "build", "--config", str(config), "--out", str(out)]).exit_code == 0
+    result = runner.invoke(app, ["kb", "show", "C9000003", "--kb", str(out)], env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[:2] == ["C9000003 resolves to HP:9000003", "HP:9000003  Chylothorax  (HP; Phenotypic abnormality; group DISO)"]
