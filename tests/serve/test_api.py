@@ -65,6 +65,22 @@ def test_a_single_note_without_id_is_named_note(server):
     assert post(server, {"text": "Chylothorax."}).json()["id"] == "note"
 
 
+def test_format_fhir_answers_the_bundle_of_the_record(server):
+    from fhir.resources.R4B.bundle import Bundle
+
+    from clinlink.io.fhir import note_bundle
+
+    note = {"text": "No pleural effusion. Mother had chylothorax.", "id": "n7"}
+    record = post(server, note).json()
+    bundle = post(server, note, path="/annotate?format=fhir").json()
+    assert bundle == note_bundle(record)
+    Bundle.model_validate(bundle)
+    assert [entry["resource"]["resourceType"] for entry in bundle["entry"]] == ["DocumentReference", "Condition", "FamilyMemberHistory"]
+    several = post(server, {"notes": [note, {"text": "Chylothorax.", "id": "n8"}]}, path="/annotate?format=fhir").json()
+    assert [b["id"] for b in several["bundles"]] == [bundle["id"], note_bundle(post(server, {"text": "Chylothorax.", "id": "n8"}).json())["id"]]
+    assert several["errors"] == []
+
+
 def test_curl_style_form_content_type_is_read_as_json(server):
     """``curl -d '{...}'`` labels the body application/x-www-form-urlencoded."""
     response = httpx.post(server.url + "/annotate", content='{"text": "No pleural effusion."}', headers={**AUTH, "Content-Type": "application/x-www-form-urlencoded"})

@@ -88,14 +88,23 @@ def test_an_uploaded_note_is_annotated_and_its_json_downloads(page, tmp_path):
     page.evaluate("document.getElementById('annotate').click()")
     page.wait_for("document.querySelectorAll('#highlight mark').length === 1")
 
-    page.evaluate("document.getElementById('download-json').click()")
-    downloaded = tmp_path / "downloads" / "visit-7.json"
-    deadline = time.monotonic() + 30
-    while not downloaded.is_file() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    record = json.loads(downloaded.read_text(encoding="utf-8"))
+    record = download(page, "download-json", tmp_path / "downloads" / "visit-7.json")
     assert record["id"] == "visit-7" and record["text"] == "Small pleural effusion.\n"
     assert [(entity["text"], entity["assertion"], entity["concept_id"]) for entity in record["entities"]] == [("pleural effusion", "present", "HP:9000002")]
+    bundle = download(page, "download-fhir", tmp_path / "downloads" / "visit-7.fhir.json")
+    assert bundle["resourceType"] == "Bundle"
+    condition = bundle["entry"][1]["resource"]
+    assert condition["resourceType"] == "Condition" and condition["code"]["text"] == "pleural effusion"
+    assert {"system": "http://snomed.info/sct", "code": "900000002000"} in condition["code"]["coding"]
+
+
+def download(page, button: str, path):
+    """Clicks a download button; the file's JSON once Chromium wrote it."""
+    page.evaluate(f"document.getElementById('{button}').click()")
+    deadline = time.monotonic() + 30
+    while not path.is_file() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def test_an_empty_note_asks_for_one(page):
