@@ -35,11 +35,13 @@ def serve(
     """Serve the pipeline over HTTP: POST /annotate, GET /health, /pipelines, /concepts/{id}, and a page at /."""
     import uvicorn
 
-    from clinlink.pipeline import find_pipeline
+    from clinlink.pipeline import find_pipeline, read_pipeline_config
     from clinlink.serve.security import is_loopback
 
-    for name in pipeline or [None]:
-        find_pipeline(name)  # a wrong name is one line and exit 1 here, not a traceback in each worker
+    for name in pipeline or [None]:  # a wrong name or config is one line and exit 1 here, not a traceback in each worker
+        path = find_pipeline(name)
+        if path.is_file():
+            read_pipeline_config(path)
     settings = ServeSettings(
         pipelines=tuple(pipeline) or (None,), exclude=tuple(exclude), api_key=api_key or None, max_chars=max_chars,
         batch_size=batch_size, batch_wait_ms=batch_wait_ms, queue_size=queue_size, cors_origins=tuple(cors_origin),

@@ -249,3 +249,11 @@ def test_a_full_queue_is_503_with_retry_after(start_server, serve_pipeline):
     assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
     assert refused.json() == {"detail": "busy: 1 notes are waiting (queue size 1); retry later"}
     assert first[0].status_code == 200
+
+
+def test_a_malformed_pipeline_config_is_one_line_and_exit_1(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: broken\ncomponents: not-a-list\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["serve", "--pipeline", str(broken)])
+    assert result.exit_code == 1
+    assert "broken.yaml: expected a mapping with a 'components' list" in " ".join(result.output.split())
