@@ -55,14 +55,14 @@ def free_port() -> int:
 class Server:
     """``clinlink serve ARGS`` in a subprocess; ``log()`` is what it wrote to stdout and stderr."""
 
-    def __init__(self, args: list[str], log_path: Path):
+    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         with log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", RUN_CLI, "serve", "--port", str(self.port), *args],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **(env or {})},
             )
         self.started_s = self._wait_ready()
 
@@ -94,11 +94,12 @@ class Server:
 
 @pytest.fixture(scope="module")
 def start_server(tmp_path_factory):
-    """Starts ``clinlink serve ARGS...`` and returns it once /health answers; stopped at the end of the module."""
+    """Starts ``clinlink serve ARGS...`` (``env``: more environment variables) and returns it once /health answers;
+    stopped at the end of the module."""
     servers: list[Server] = []
 
-    def start(*args: str | Path) -> Server:
-        server = Server([str(arg) for arg in args], tmp_path_factory.mktemp("serve") / "server.log")
+    def start(*args: str | Path, env: dict[str, str] | None = None) -> Server:
+        server = Server([str(arg) for arg in args], tmp_path_factory.mktemp("serve") / "server.log", env)
         servers.append(server)
         return server
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+import httpx
 import pytest
 
 from clinlink.io.render import assertion_colors
@@ -16,7 +17,7 @@ NOTE = "FINDINGS: No pleural effusion. Heart enlargement.\nFAMILY HISTORY: Mothe
 
 @pytest.fixture(scope="module")
 def server(start_server, serve_linked_pipeline):
-    return start_server("--pipeline", serve_linked_pipeline, "--api-key", KEY)
+    return start_server("--pipeline", serve_linked_pipeline, env={"CLINLINK_API_KEY": KEY})  # the key from the environment
 
 
 @pytest.fixture()
@@ -105,6 +106,11 @@ def download(page, button: str, path):
     while not path.is_file() and time.monotonic() < deadline:
         time.sleep(0.05)
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_the_page_needs_the_key(server):
+    assert httpx.get(server.url + "/").status_code == 401
+    assert httpx.get(server.url + "/", headers={"X-API-Key": KEY}).text.startswith("<!DOCTYPE html>")
 
 
 def test_an_empty_note_asks_for_one(page):
