@@ -5,30 +5,19 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-import os
-import shutil
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.io.test_io_render import chromium  # the render test's lookup: skipped locally, failed in CI when missing
 
 FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run", "--disable-quic", "--hide-scrollbars", "--window-size=1200,1400",
     "--remote-debugging-port=0", "--remote-allow-origins=*",
 )
-
-
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing in CI (.ci/run should install Debian's chromium)")
-        pytest.skip("chromium is not installed (apt-get install -y chromium); required in CI")
-    return found
 
 
 class Browser:
