@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from clinlink.cli import annotate, kb, similar, train
+from clinlink.cli import annotate, kb, serve, similar, train
 from clinlink.errors import ClinlinkError
 
 err = Console(stderr=True)
@@ -42,6 +42,7 @@ app.add_typer(kb.app, name="kb")
 app.add_typer(annotate.app)  # annotate, render
 app.add_typer(train.app, name="train")
 app.add_typer(similar.app)  # label, index build, similar
+app.add_typer(serve.app)  # serve
 
 
 @app.callback()
