@@ -117,7 +117,7 @@ def mention_schema():
     """The Arrow schema of mention rows (also the dtype of an empty shard)."""
     import pyarrow as pa
 
-    types = {"start": pa.int64(), "end": pa.int64(), "historical": pa.bool_(), "score": pa.float64()}
+    types = {"start": pa.int64(), "end": pa.int64(), "historical": pa.bool_(), "resolved": pa.bool_(), "score": pa.float64()}
     return pa.schema([(column, types.get(column, pa.string())) for column in MENTION_COLUMNS])
 
 
@@ -167,6 +167,9 @@ def brat_standoff(doc: Doc) -> str:
         if span._.historical:
             attribute += 1
             lines.append(f"A{attribute}\tHistorical T{number}")
+        if span._.resolved:
+            attribute += 1
+            lines.append(f"A{attribute}\tResolved T{number}")
         note = _brat_note(span)
         if note:
             lines.append(f"#{number}\tAnnotatorNotes T{number}\t{note}")

@@ -206,6 +206,7 @@ class Finding:
     concept_id: str | None = None
     assertion: str = "present"
     historical: bool = False
+    resolved: bool = False  # happened and over now: votes absent
     sentence: str = ""
     cue: str = ""
     context: str = ""  # the mention with a few words either side, for exclusion phrases
@@ -247,6 +248,8 @@ class RuleLabeler:
     def value_of(self, finding: Finding) -> int | None:
         """The value a finding votes for (None: it says nothing about the patient now)."""
         value = ASSERTION_VALUES.get(finding.assertion)
+        if value is not None and finding.resolved:
+            return ABSENT
         if value is None or value == ABSENT or not finding.historical:
             return value
         if self.historical == "exclude":
@@ -320,6 +323,7 @@ def findings_from_doc(doc: Any, window: int = 3, exclude_sections: Iterable[str]
                 concept_id=span._.concept_id,
                 assertion=span._.assertion or "present",
                 historical=bool(span._.historical),
+                resolved=bool(span._.resolved),
                 sentence=sentence,
                 cue="; ".join(str(cue[2]) for cue in cues),
                 context=context,
