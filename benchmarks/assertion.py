@@ -36,6 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "negex" / "negex_dev.tsv"
 BIOSCOPE = ROOT.parent / "shared" / "data" / "assertion" / "bioscope_clinical" / "bioscope_clinical_dev.jsonl"
 UNCERTAIN = frozenset({"possible", "hypothetical", "conditional"})
+# BioScope's "no" scope in "No change in the hydronephrosis" covers the (present, stable) finding
+NO_CHANGE = re.compile(r"no\s+(?:(?:significant|interval|definite|appreciable)\s+)*change", re.IGNORECASE)
 RESULTS = ROOT / "benchmarks" / "results" / "assertion.json"
 DEFAULT_MEDSPACY_PYTHON = Path("/work/venv-medspacy/bin/python")
 REPEATS = 3
@@ -237,11 +239,13 @@ def load_bioscope(path: Path) -> list[dict]:
         for line in handle:
             record = json.loads(line)
             kinds = {cue["id"]: cue["type"] for cue in record["cues"]}
-            scopes: dict[str, list[tuple[int, int]]] = {"negation": [], "speculation": []}
+            scopes: dict[str, list[tuple[int, int]]] = {"negation": [], "speculation": [], "no_change": []}
             for scope in record["scopes"]:
                 kind = kinds.get(scope["id"])
-                if kind in scopes:
+                if kind in ("negation", "speculation"):
                     scopes[kind].append((scope["start"], scope["end"]))
+                if kind == "negation" and NO_CHANGE.match(scope["text"]):
+                    scopes["no_change"].append((scope["start"], scope["end"]))
             sentences.append({"id": f"{record['doc_id']}/{record['sent_id']}", "text": record["text"], **scopes})
     return sentences
 
@@ -271,6 +275,7 @@ def bioscope_mentions(sentences: list[dict]) -> tuple[list[dict], float]:
                     "end": ent.end_char,
                     "negated": negated,
                     "uncertain": not negated and inside(ent.start_char, ent.end_char, sentence["speculation"]),
+                    "no_change": inside(ent.start_char, ent.end_char, sentence["no_change"]),
                     "status": ent._.assertion,
                     "resolved": bool(ent._.resolved),
                     "cues": ent._.assertion_cues,
@@ -319,6 +324,11 @@ def run_bioscope(path: Path, errors: bool) -> dict:
     gold_uncertain = [m["uncertain"] for m in mentions]
     ours_negated = [m["status"] == "absent" for m in mentions]
     ours_uncertain = [m["status"] in UNCERTAIN for m in mentions]
+    kept = [not m["no_change"] for m in mentions]
+
+    def without_no_change(values: list[bool]) -> list[bool]:
+        return [value for value, keep in zip(values, kept) if keep]
+
     if errors:
         for mention, negated, uncertain in zip(mentions, ours_negated, ours_uncertain):
             if negated != mention["negated"] or uncertain != mention["uncertain"]:
@@ -330,17 +340,20 @@ def run_bioscope(path: Path, errors: bool) -> dict:
         "mentions": len(mentions),
         "gold_negated": sum(gold_negated),
         "gold_uncertain": sum(gold_uncertain),
+        "no_change_mentions": len(mentions) - sum(kept),
         "pipeline_sentences_per_s": round(len(sentences) / pipeline_seconds),
         "results": [
             {
                 "system": "clinlink_context",
                 "negation": prf(ours_negated, gold_negated),
                 "speculation": prf(ours_uncertain, gold_uncertain),
+                "negation_without_no_change": prf(without_no_change(ours_negated), without_no_change(gold_negated)),
                 "sentences_per_s": round(len(context_docs) / context_seconds),
             },
             {
                 "system": "negspacy en_clinical",
                 "negation": prf(negex_flags, gold_negated),
+                "negation_without_no_change": prf(without_no_change(negex_flags), without_no_change(gold_negated)),
                 "sentences_per_s": round(len(negex_docs) / negex_seconds),
             },
         ],
@@ -359,6 +372,10 @@ def print_bioscope(result: dict) -> None:
         cells = [f"{row[m][k]:.3f}" if m in row else "–" for m in ("negation", "speculation") for k in ("p", "r", "f1")]
         print(f"| {row['system']} | " + " | ".join(cells) + f" | {row['sentences_per_s']:,} |")
     print(f"(sentences/s: the assertion component alone, over the sentences holding mentions; the whole radiology pipeline ran {result['pipeline_sentences_per_s']:,} sentences/s)")
+    print(
+        f"negation without the {result['no_change_mentions']} mentions inside a 'no (significant) change' scope (the finding is there, unchanged): "
+        + ", ".join(f"{row['system']} F1 {row['negation_without_no_change']['f1']:.3f} (P {row['negation_without_no_change']['p']:.3f}, R {row['negation_without_no_change']['r']:.3f})" for row in result["results"])
+    )
 
 
 def main() -> None:

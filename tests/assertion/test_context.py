@@ -260,9 +260,6 @@ def test_core_does_not_import_spacy():
         ("Right base opacity, atelectasis versus infiltrate.", "atelectasis"),
         ("Right base opacity, atelectasis versus infiltrate.", "infiltrate"),
         ("Scarring vs early bronchiectasis.", "bronchiectasis"),
-        # a finding that supports a diagnosis without proving it
-        ("Findings compatible with mild interstitial edema.", "interstitial edema"),
-        ("Opacity consistent with right middle lobe pneumonia.", "pneumonia"),
         ("Increased markings, which can be seen in bronchitis.", "bronchitis"),
         ("Question whooping cough.", "whooping cough"),
         ("Infant being evaluated for urinary tract infection.", "urinary tract infection"),
@@ -284,7 +281,7 @@ def test_radiology_hedges_are_possible(matcher, text, target):
         # alternatives and "consistent with" leave a negation's scope whole
         ("No pleural effusion or pneumothorax.", "pneumothorax", "absent"),
         ("No focal opacity or consolidation to suggest pneumonia.", "pneumonia", "absent"),
-        ("No opacity consistent with pneumonia.", "pneumonia", "absent"),
+        ("No opacity to suggest pneumonia.", "pneumonia", "absent"),
         ("Denies fever or chills.", "chills", "absent"),
         ("Call if fever or chills develop.", "chills", "hypothetical"),
         # quantities and fixed phrases are no alternatives
@@ -353,6 +350,9 @@ def test_no_known_drug_allergies_is_not_historical(matcher):
 @pytest.mark.parametrize(
     ("text", "target"),
     [
+        # "consistent with" states the reader's diagnosis in radiology
+        ("Findings compatible with mild interstitial edema.", "interstitial edema"),
+        ("Opacity consistent with right middle lobe pneumonia.", "pneumonia"),
         ("Left lower lobe atelectasis.", "atelectasis"),
         ("Moderate cardiomegaly.", "cardiomegaly"),
         ("Stable right pleural effusion.", "pleural effusion"),
