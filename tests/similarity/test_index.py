@@ -114,3 +114,18 @@ def test_query_always_answers_k_and_breaks_ties_by_text(tiny_kb, tmp_path):
     loaded = ReportIndex.load(index.save(tmp_path / "idx"), kb=tiny_kb)
     assert [h.id for h in loaded.query("c", k=1)] == ["d"]
     assert loaded.texts == [t for _, _, t in reports]
+
+
+def test_lexical_scores_equal_scikit_learn_tfidf_cosine():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from clinlink.similarity.lexical import LexicalIndex
+
+    pool = ["Small left pleural effusion.", "No pleural effusion. No pneumothorax.", "Calcified granuloma in the right upper lobe.", ""]
+    queries = ["Left pleural effusion, small; effusion.", "granuloma granuloma", "nothing in common", ""]
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+    expected = (vectorizer.fit(pool).transform(queries) @ vectorizer.transform(pool).T).toarray()
+    index = LexicalIndex(pool)
+    for query, row in zip(queries, expected):
+        assert index.scores(query) == pytest.approx(row, abs=1e-12)
+    assert LexicalIndex(["", "..."]).scores("effusion").tolist() == [0.0, 0.0]
