@@ -46,6 +46,17 @@ STATUS_COLUMN = {PRESENT: 0, POSSIBLE: 1, ABSENT: 2}
 POSITIVE = ((0, PRESENT), (1, POSSIBLE))
 
 
+def _first(tied: np.ndarray, lexical: np.ndarray, k: int) -> np.ndarray:
+    """Up to ``k`` of the ascending rows ``tied``: the highest lexical scores, then the lowest rows
+    (so that a query sharing nothing with a large index sorts k rows, not all of them)."""
+    if tied.size <= k:
+        return tied
+    values = lexical[tied]
+    cut = np.partition(values, tied.size - k)[tied.size - k]
+    better = tied[values > cut]
+    return np.concatenate([better, tied[values == cut][: k - better.size]])
+
+
 def as_concept_set(item: Any) -> ConceptSet:
     """A ConceptSet from a ConceptSet, its dict form, or a processed Doc."""
     if isinstance(item, ConceptSet):
@@ -292,8 +303,8 @@ class ReportIndex:
             return []
         k = min(k, rows.size)
         threshold = np.partition(scores[rows], rows.size - k)[rows.size - k]
-        candidates = rows[scores[rows] >= threshold]  # the k best and every report tied with the k-th
         lexical = self.lexical_scores(text)
+        candidates = np.concatenate([rows[scores[rows] > threshold], _first(rows[scores[rows] == threshold], lexical, k)])
         order = candidates[np.lexsort((candidates, -lexical[candidates], -scores[candidates]))][:k]
         return [Hit(self.ids[row], float(scores[row]), float(lexical[row]), query_set, self) for row in order]
 

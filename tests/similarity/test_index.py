@@ -129,3 +129,9 @@ def test_lexical_scores_equal_scikit_learn_tfidf_cosine():
     for query, row in zip(queries, expected):
         assert index.scores(query) == pytest.approx(row, abs=1e-12)
     assert LexicalIndex(["", "..."]).scores("effusion").tolist() == [0.0, 0.0]
+
+
+def test_many_tied_reports_give_the_first_k(tiny_kb):
+    index = ReportIndex.build([(f"r{i:02d}", ConceptSet.of(["HP:9"])) for i in range(30)], kb=tiny_kb)
+    assert [h.id for h in index.query(ConceptSet.of(["HP:3"]), k=3)] == ["r00", "r01", "r02"]
+    assert [h.id for h in index.query("r00", k=2)] == ["r01", "r02"]
