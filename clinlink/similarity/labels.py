@@ -220,12 +220,14 @@ class LabelValue:
     evidence: tuple[Any, ...] = ()
 
     def describe(self) -> str:
-        """Evidence in one line: ``mention [assertion: cue] "sentence"``, joined by `` | ``."""
+        """Evidence in one line: ``mention [assertion: cue] "sentence"`` (``present, resolved`` for a
+        resolved mention), joined by `` | ``."""
         parts = []
         for item in self.evidence:
             if isinstance(item, Finding):
                 cue = f": {item.cue}" if item.cue else ""
-                parts.append(f'{item.text} [{item.assertion}{cue}] "{item.sentence.strip()}"')
+                status = f"{item.assertion}, resolved" if item.resolved else item.assertion
+                parts.append(f'{item.text} [{status}{cue}] "{item.sentence.strip()}"')
             else:
                 parts.append(str(item))
         return " | ".join(parts)
