@@ -1,11 +1,20 @@
-"""Assertion benchmark on the NegEx/ConText test kit (development half).
+"""Assertion benchmark: the NegEx/ConText test kit and BioScope's clinical (radiology) sentences, development halves.
 
-Each row's gold condition is the only entity of its sentence (a doc with one
-sentence). Reports negation P/R/F1 (negated = positive class), historical and
-hypothetical ("Not particular" temporality, the ConText kit's convention)
-P/R/F1 and sentences/s of the assertion component alone, for clinlink_context
-and, in the same run, negspacy (termset en_clinical) and medspaCy ConText
-(default rules; run in its own virtualenv because it pins spaCy < 3.8).
+NegEx kit: each row's gold condition is the only entity of its sentence (a doc
+with one sentence). Reports negation P/R/F1 (negated = positive class; the kit
+marks resolved problems Negated, so clinlink's absent or resolved counts as
+negated), historical and hypothetical ("Not particular" temporality, the
+ConText kit's convention) P/R/F1 and sentences/s of the assertion component
+alone, for clinlink_context and, in the same run, negspacy (termset
+en_clinical) and medspaCy ConText (default rules; run in its own virtualenv
+because it pins spaCy < 3.8).
+
+BioScope clinical: the mentions the ``radiology`` pipeline finds in each
+sentence; gold negated = the mention lies inside a negation scope, gold
+uncertain = inside a speculation scope and no negation scope (the corpus's
+SOURCE.txt). clinlink: negated = absent (BioScope does not count resolution as
+negation), uncertain = possible, hypothetical or conditional. negspacy runs on
+the same mentions (negation only).
 
     python benchmarks/assertion.py [--medspacy-python /work/venv-medspacy/bin/python] [--errors]
 
@@ -25,6 +34,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "negex" / "negex_dev.tsv"
+BIOSCOPE = ROOT.parent / "shared" / "data" / "assertion" / "bioscope_clinical" / "bioscope_clinical_dev.jsonl"
+UNCERTAIN = frozenset({"possible", "hypothetical", "conditional"})
+# BioScope's "no" scope in "No change in the hydronephrosis" covers the (present, stable) finding
+NO_CHANGE = re.compile(r"no\s+(?:(?:significant|interval|definite|appreciable)\s+)*change", re.IGNORECASE)
 RESULTS = ROOT / "benchmarks" / "results" / "assertion.json"
 DEFAULT_MEDSPACY_PYTHON = Path("/work/venv-medspacy/bin/python")
 REPEATS = 3
@@ -124,7 +137,7 @@ def run_clinlink(rows: list[dict]) -> dict:
     preds = predictions(
         docs,
         lambda ent: {
-            "negated": ent._.assertion == "absent",
+            "negated": ent._.assertion == "absent" or ent._.resolved,
             "historical": ent._.historical,
             "hypothetical": ent._.assertion == "hypothetical",
             "other": ent._.assertion == "family",
@@ -218,9 +231,157 @@ def print_errors(rows: list[dict], preds: list[dict]) -> None:
                 print(f"[{key} gold={row[key]} pred={pred['status']}/{pred['historical']}] {target!r} :: {row['text'][:300]}  cues={pred['cues']}")
 
 
+# -- BioScope clinical ---------------------------------------------------------------
+def load_bioscope(path: Path) -> list[dict]:
+    """Sentences with their negation and speculation scopes as (start, end) character spans."""
+    sentences = []
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            kinds = {cue["id"]: cue["type"] for cue in record["cues"]}
+            scopes: dict[str, list[tuple[int, int]]] = {"negation": [], "speculation": [], "no_change": []}
+            for scope in record["scopes"]:
+                kind = kinds.get(scope["id"])
+                if kind in ("negation", "speculation"):
+                    scopes[kind].append((scope["start"], scope["end"]))
+                if kind == "negation" and NO_CHANGE.match(scope["text"]):
+                    scopes["no_change"].append((scope["start"], scope["end"]))
+            sentences.append({"id": f"{record['doc_id']}/{record['sent_id']}", "text": record["text"], **scopes})
+    return sentences
+
+
+def inside(start: int, end: int, scopes: list[tuple[int, int]]) -> bool:
+    return any(low <= start and end <= high for low, high in scopes)
+
+
+def bioscope_mentions(sentences: list[dict]) -> tuple[list[dict], float]:
+    """The radiology pipeline's mentions with gold labels and clinlink's assertions, and the pipeline's seconds."""
+    import clinlink
+
+    nlp = clinlink.load("radiology")
+    nlp("warm up: no pleural effusion.")
+    mentions = []
+    started = time.perf_counter()
+    docs = list(nlp.pipe([s["text"] for s in sentences], batch_size=256))
+    seconds = time.perf_counter() - started
+    for sentence, doc in zip(sentences, docs):
+        for ent in doc.ents:
+            negated = inside(ent.start_char, ent.end_char, sentence["negation"])
+            mentions.append(
+                {
+                    "sentence": sentence["id"],
+                    "text": sentence["text"],
+                    "start": ent.start_char,
+                    "end": ent.end_char,
+                    "negated": negated,
+                    "uncertain": not negated and inside(ent.start_char, ent.end_char, sentence["speculation"]),
+                    "no_change": inside(ent.start_char, ent.end_char, sentence["no_change"]),
+                    "status": ent._.assertion,
+                    "resolved": bool(ent._.resolved),
+                    "cues": ent._.assertion_cues,
+                }
+            )
+    return mentions, seconds
+
+
+def bioscope_docs(nlp, mentions: list[dict]) -> list:
+    """One doc per sentence holding mentions (one sentence), the mentions as its entities."""
+    by_sentence: dict[str, list[dict]] = {}
+    for mention in mentions:
+        by_sentence.setdefault(mention["sentence"], []).append(mention)
+    docs = []
+    for group in by_sentence.values():
+        doc = nlp.make_doc(group[0]["text"])
+        for token in doc:
+            token.is_sent_start = token.i == 0
+        spans = [doc.char_span(m["start"], m["end"], label="FINDING", alignment_mode="expand") for m in group]
+        doc.ents = [span for span in spans if span is not None]
+        docs.append(doc)
+    return docs
+
+
+def run_bioscope(path: Path, errors: bool) -> dict:
+    """Negation and speculation scores of clinlink and negspacy on the radiology pipeline's BioScope mentions."""
+    import spacy
+    from negspacy.negation import Negex  # noqa: F401  (registers the factory)
+    from negspacy.termsets import termset
+
+    import clinlink.assertion.component  # noqa: F401  (registers the factory)
+
+    sentences = load_bioscope(path)
+    mentions, pipeline_seconds = bioscope_mentions(sentences)
+    nlp = spacy.blank("en")
+    context = nlp.add_pipe("clinlink_context")
+    negex = nlp.add_pipe("negex", config={"neg_termset": termset("en_clinical").get_patterns()})
+    context_docs = bioscope_docs(nlp, mentions)
+    context_seconds = timed(context, context_docs)
+    negex_docs = bioscope_docs(nlp, mentions)
+    negex_seconds = timed(negex, negex_docs)
+    negex_flags = [bool(ent._.negex) for doc in negex_docs for ent in doc.ents]
+    if len(negex_flags) != len(mentions):
+        raise RuntimeError("BioScope: a mention could not be placed on spaCy tokens")
+    gold_negated = [m["negated"] for m in mentions]
+    gold_uncertain = [m["uncertain"] for m in mentions]
+    ours_negated = [m["status"] == "absent" for m in mentions]
+    ours_uncertain = [m["status"] in UNCERTAIN for m in mentions]
+    kept = [not m["no_change"] for m in mentions]
+
+    def without_no_change(values: list[bool]) -> list[bool]:
+        return [value for value, keep in zip(values, kept) if keep]
+
+    if errors:
+        for mention, negated, uncertain in zip(mentions, ours_negated, ours_uncertain):
+            if negated != mention["negated"] or uncertain != mention["uncertain"]:
+                target = mention["text"][mention["start"]:mention["end"]]
+                print(f"[bioscope gold neg={mention['negated']} unc={mention['uncertain']} pred={mention['status']}] {target!r} :: {mention['text']}  cues={mention['cues']}")
+    return {
+        "data": str(path),
+        "sentences": len(sentences),
+        "mentions": len(mentions),
+        "gold_negated": sum(gold_negated),
+        "gold_uncertain": sum(gold_uncertain),
+        "no_change_mentions": len(mentions) - sum(kept),
+        "pipeline_sentences_per_s": round(len(sentences) / pipeline_seconds),
+        "results": [
+            {
+                "system": "clinlink_context",
+                "negation": prf(ours_negated, gold_negated),
+                "speculation": prf(ours_uncertain, gold_uncertain),
+                "negation_without_no_change": prf(without_no_change(ours_negated), without_no_change(gold_negated)),
+                "sentences_per_s": round(len(context_docs) / context_seconds),
+            },
+            {
+                "system": "negspacy en_clinical",
+                "negation": prf(negex_flags, gold_negated),
+                "negation_without_no_change": prf(without_no_change(negex_flags), without_no_change(gold_negated)),
+                "sentences_per_s": round(len(negex_docs) / negex_seconds),
+            },
+        ],
+    }
+
+
+def print_bioscope(result: dict) -> None:
+    print(
+        f"\nBioScope clinical ({result['sentences']:,} sentences; {result['mentions']:,} mentions found by the radiology pipeline, "
+        f"{result['gold_negated']} in a negation scope, {result['gold_uncertain']} in a speculation scope only)"
+    )
+    header = "| system | neg P | neg R | neg F1 | spec P | spec R | spec F1 | sentences/s |"
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    for row in result["results"]:
+        cells = [f"{row[m][k]:.3f}" if m in row else "–" for m in ("negation", "speculation") for k in ("p", "r", "f1")]
+        print(f"| {row['system']} | " + " | ".join(cells) + f" | {row['sentences_per_s']:,} |")
+    print(f"(sentences/s: the assertion component alone, over the sentences holding mentions; the whole radiology pipeline ran {result['pipeline_sentences_per_s']:,} sentences/s)")
+    print(
+        f"negation without the {result['no_change_mentions']} mentions inside a 'no (significant) change' scope (the finding is there, unchanged): "
+        + ", ".join(f"{row['system']} F1 {row['negation_without_no_change']['f1']:.3f} (P {row['negation_without_no_change']['p']:.3f}, R {row['negation_without_no_change']['r']:.3f})" for row in result["results"])
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--data", type=Path, default=DATA, help="the NegEx kit TSV")
+    parser.add_argument("--bioscope", type=Path, default=BIOSCOPE, help="BioScope clinical JSONL")
     parser.add_argument("--medspacy-python", type=Path, default=None, help=f"python of a medspaCy virtualenv (default {DEFAULT_MEDSPACY_PYTHON} when present)")
     parser.add_argument("--errors", action="store_true", help="print clinlink's misclassified rows")
     parser.add_argument("--medspacy-worker", action="store_true", help=argparse.SUPPRESS)
@@ -228,8 +389,14 @@ def main() -> None:
     if args.medspacy_worker:
         medspacy_worker()
         return
+    bioscope = None
+    if args.bioscope.exists():
+        bioscope = run_bioscope(args.bioscope, args.errors)
+        print_bioscope(bioscope)
+    else:
+        print(f"BioScope skipped: {args.bioscope} not found (the shared evaluation data sits beside the repository as ../shared)")
     if not args.data.exists():
-        print(f"skipped: {args.data} not found (the shared evaluation data sits beside the repository as ../shared)")
+        print(f"NegEx kit skipped: {args.data} not found (the shared evaluation data sits beside the repository as ../shared)")
         return
     rows, unaligned = load_rows(args.data)
     print(f"{args.data}: {len(rows)} rows aligned, {unaligned} skipped (condition not found in its sentence)")
@@ -272,7 +439,10 @@ def main() -> None:
     if skipped:
         print(skipped)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"data": str(args.data), "rows": len(rows), "unaligned": unaligned, "results": results, "ratios_vs_baselines": ratios, "skipped": skipped}
+    payload = {
+        "data": str(args.data), "rows": len(rows), "unaligned": unaligned, "results": results,
+        "ratios_vs_baselines": ratios, "skipped": skipped, "bioscope": bioscope,
+    }
     RESULTS.write_text(json.dumps(payload, indent=2), encoding="utf-8")
     print(f"wrote {RESULTS}")
 

@@ -11,7 +11,8 @@ Span (entities):
     candidates       [[concept_id, name, score], ...], best first
     codes            {"UMLS": [...], "SNOMEDCT": [...], "ICD10CM": [...], "HPO": [...]}
     assertion        present | absent | possible | conditional | hypothetical | family
-    historical       True when the mention is about the past
+    historical       True when the problem began before this encounter (past or long-standing)
+    resolved         True when it happened and is over now ("headache resolved"; assertion stays present)
     assertion_cues   [[start_char, end_char, cue text, category], ...] that decided it
 Doc:
     sections         [[start_char, end_char, section name, header text], ...]
@@ -32,6 +33,7 @@ SPAN_DEFAULTS: dict[str, object] = {
     "codes": None,
     "assertion": "present",
     "historical": False,
+    "resolved": False,
     "assertion_cues": None,
 }
 DOC_DEFAULTS: dict[str, object] = {"sections": None, "concept_set": None}

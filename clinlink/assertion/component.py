@@ -1,6 +1,6 @@
 """spaCy component ``clinlink_context``: ConText assertion of every entity in ``doc.ents``.
 
-Sets ``span._.assertion``, ``span._.historical`` and ``span._.assertion_cues``
+Sets ``span._.assertion``, ``span._.historical``, ``span._.resolved`` and ``span._.assertion_cues``
 (``[[start_char, end_char, cue, category], ...]``). Works on any entities,
 including gold ones set by hand; uses the doc's sentence boundaries when it
 has them, else clinlink's sentence splitter; uses ``span._.section`` (from
@@ -50,6 +50,7 @@ class ContextAssertion:
         for ent, assertion in zip(ents, assertions):
             ent._.assertion = assertion.status
             ent._.historical = assertion.historical
+            ent._.resolved = assertion.resolved
             ent._.assertion_cues = [cue.as_list() for cue in assertion.cues]
         return doc
 

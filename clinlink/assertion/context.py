@@ -8,7 +8,8 @@ overlap) and each cue gets a scope:
   "within" cues act only on a mention that contains them ("alcohol use");
 * a scope ends at the sentence edge, at a termination cue, at terminating
   punctuation (";"), at a header-like colon ("Exam:" but not "the following:")
-  and at a status cue of another category. Cues that touch (no token between,
+  and at a status cue of another category (unless that cue is marked
+  ``cuts: false``, as alternatives such as "or" are). Cues that touch (no token between,
   "no evidence of | possible X") do not cut each other: both apply, and the
   precedence decides;
 * every scope is capped at ``max_scope`` tokens (the cue's own or the lexicon's);
@@ -22,8 +23,9 @@ the mention, as in "absent pulses") is ignored, while a historical cue inside it
 ("prior MI", "psychiatric history") makes the mention historical. The status is the highest-ranked
 category found (lexicon ``precedence``, by default family > hypothetical >
 absent > possible > conditional), else the section default, else "present";
-historical is set by a historical cue or the section default. The cues kept on
-the result are the nearest deciding cue of each applied category.
+historical is set by a historical cue or the section default, resolved by a
+resolved cue ("headache resolved": it happened, so the status stays present).
+The cues kept on the result are the nearest deciding cue of each applied category.
 """
 
 from __future__ import annotations
@@ -55,10 +57,16 @@ class CueMatch:
 
 @dataclass(slots=True)
 class Assertion:
-    """Assertion of one target: status, historical flag and the cues that decided them."""
+    """Assertion of one target: status, temporality flags and the cues that decided them.
+
+    ``historical``: the problem began before this encounter (a past or long-standing one);
+    ``resolved``: it happened and is over now (the status stays "present", as in the
+    i2b2 assertion guidelines; labels and concept sets count it as not present now).
+    """
 
     status: str = "present"
     historical: bool = False
+    resolved: bool = False
     cues: list[CueMatch] = field(default_factory=list)
 
 
@@ -278,6 +286,9 @@ class ContextMatcher:
         if "historical" in best:
             assertion.historical = True
             assertion.cues.append(_cue_match(best["historical"][1]))
+        if "resolved" in best:
+            assertion.resolved = True
+            assertion.cues.append(_cue_match(best["resolved"][1]))
         assertion.cues.sort(key=lambda c: c.start)
         return assertion
 
@@ -340,7 +351,7 @@ def _cuts(mod: _Scoped, other: _Scoped, adjacent: bool) -> bool:
         if other.cue.after_target:
             return False
         return not other.cue.ends or mod.cue.category in other.cue.ends
-    if adjacent:
+    if adjacent or not other.cue.cuts:
         return False
     mine = mod.cue.category
     return mine in STATUS_CATEGORIES and category in STATUS_CATEGORIES and category != mine

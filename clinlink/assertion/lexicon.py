@@ -20,7 +20,9 @@ DEFAULT_LEXICON = Path(__file__).with_name("lexicon.yaml")
 
 STATUSES = ("present", "absent", "possible", "conditional", "hypothetical", "family")
 STATUS_CATEGORIES = frozenset(STATUSES) - {"present"}
-CATEGORIES = STATUS_CATEGORIES | {"historical"}
+#: Flags set beside the status: "historical" (began before this encounter), "resolved" (happened, now over).
+FLAGS = frozenset({"historical", "resolved"})
+CATEGORIES = STATUS_CATEGORIES | FLAGS
 DIRECTIONS = ("forward", "backward", "both", "within")
 
 _TOKEN = re.compile(r"[^\W_]+|[^\w\s]|_")
@@ -33,7 +35,7 @@ def cue_tokens(text: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True, slots=True)
 class Cue:
-    """One lexicon entry. ``category`` is a status, "historical", "pseudo" or "termination"."""
+    """One lexicon entry. ``category`` is a status, a flag ("historical", "resolved"), "pseudo" or "termination"."""
 
     phrase: str
     category: str
@@ -44,6 +46,10 @@ class Cue:
     # For terminations: end a forward scope only once a target lies between the
     # cue and this word ("no cardiomegaly | with small effusions").
     after_target: bool = False
+    # For status cues: whether the cue ends other statuses' scopes. Alternatives
+    # ("pneumonia or atelectasis", "versus") do not: "no effusion or pneumothorax"
+    # stays a negation of both, with "or" outranked by the precedence.
+    cuts: bool = True
 
     @property
     def tokens(self) -> tuple[str, ...]:
@@ -92,8 +98,8 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict:
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _entries(path: Path, items: object, line: int) -> list[tuple[str, int | None, int, list[str], bool]]:
-    """(phrase, max_scope, line, ends, after_target) for each item of a cue list (strings or mappings)."""
+def _entries(path: Path, items: object, line: int) -> list[tuple[str, int | None, int, list[str], bool, bool]]:
+    """(phrase, max_scope, line, ends, after_target, cuts) for each item of a cue list (strings or mappings)."""
     if items is None:
         return []
     if not isinstance(items, list):
@@ -101,7 +107,7 @@ def _entries(path: Path, items: object, line: int) -> list[tuple[str, int | None
     entries = []
     for item in items:
         if isinstance(item, (str, int, float)) and not isinstance(item, bool):
-            entries.append((str(item), None, line, [], False))
+            entries.append((str(item), None, line, [], False, True))
         elif isinstance(item, dict):
             item_line = item.get("__line__", line)
             phrase = item.get("cue")
@@ -119,13 +125,16 @@ def _entries(path: Path, items: object, line: int) -> list[tuple[str, int | None
             after_target = item.get("after_target", False)
             if not isinstance(after_target, bool):
                 raise SourceFormatError(path, f"after_target of {phrase!r} must be true or false", item_line)
-            unexpected = set(item) - {"cue", "max_scope", "ends", "after_target", "__line__"}
+            cuts = item.get("cuts", True)
+            if not isinstance(cuts, bool):
+                raise SourceFormatError(path, f"cuts of {phrase!r} must be true or false", item_line)
+            unexpected = set(item) - {"cue", "max_scope", "ends", "after_target", "cuts", "__line__"}
             if unexpected:
                 raise SourceFormatError(path, f"unknown keys {sorted(unexpected)} for cue {phrase!r}", item_line)
-            entries.append((phrase, scope, item_line, list(ends), after_target))
+            entries.append((phrase, scope, item_line, list(ends), after_target, cuts))
         else:
             raise SourceFormatError(path, f"a cue must be a string or a mapping, got {item!r}", line)
-    for phrase, _, entry_line, _, _ in entries:
+    for phrase, _, entry_line, _, _, _ in entries:
         if not cue_tokens(phrase):
             raise SourceFormatError(path, f"cue {phrase!r} has no tokens", entry_line)
     return entries
@@ -164,11 +173,11 @@ def parse_lexicon(path: str | Path) -> Lexicon:
                 continue
             if direction not in DIRECTIONS:
                 raise SourceFormatError(path, f"unknown direction {direction!r} in cues.{category} (use {DIRECTIONS})", by_direction["__line__"])
-            for phrase, scope, _, _, _ in _entries(path, items, by_direction["__line__"]):
-                cues.append(Cue(phrase, category, direction, scope))
-    for phrase, _, _, _, _ in _entries(path, data.get("pseudo"), data["__line__"]):
+            for phrase, scope, _, _, _, cuts in _entries(path, items, by_direction["__line__"]):
+                cues.append(Cue(phrase, category, direction, scope, cuts=cuts))
+    for phrase, _, _, _, _, _ in _entries(path, data.get("pseudo"), data["__line__"]):
         cues.append(Cue(phrase, "pseudo"))
-    for phrase, _, _, ends, after_target in _entries(path, data.get("termination"), data["__line__"]):
+    for phrase, _, _, ends, after_target, _ in _entries(path, data.get("termination"), data["__line__"]):
         cues.append(Cue(phrase, "termination", ends=frozenset(ends), after_target=after_target))
 
     precedence = data.get("precedence", [])

@@ -124,7 +124,7 @@ def index_build(
     label_sets = comma_list([phrases])
     with err.status("loading the pipeline"):
         nlp = labelling_pipeline(pipeline, label_sets)
-    items = []
+    items, texts = [], {}
     seen: set[str] = set()
     duplicates: list[str] = []
     with _progress() as progress:
@@ -140,8 +140,9 @@ def index_build(
                 todo.append(report)
             for report, doc in zip(todo, nlp.pipe([r.text for r in todo], batch_size=batch_size)):
                 items.append((report.id, ConceptSet.from_doc(doc)))
+                texts[report.id] = report.text
             progress.advance(task, len(chunk))
-    index = ReportIndex.build(items, kb=pipeline_kb(nlp), preset=preset)
+    index = ReportIndex.build(items, kb=pipeline_kb(nlp), preset=preset, texts=texts)
     index.metadata = {"pipeline": pipeline, "label_phrases": label_sets, "kb": pipeline_kb_spec(nlp), "source": str(reports)}
     index.save(output)
     console.print(
@@ -186,11 +187,12 @@ def similar(
 
     query_set = index.concept_set(target) if isinstance(target, str) else target
     console.print("[bold]query concepts:[/] " + _describe_set(query_set, name), highlight=False)
-    hits = index.query(target, k=k)
+    hits = index.query(target, k=k, text=query)
     if not hits:
-        console.print("no similar report (nothing in common with the query)")
+        console.print("the index holds no other report")
     for rank, hit in enumerate(hits, start=1):
-        console.print(f"[bold]{rank:>2}. {hit.id}[/]  similarity {hit.score:.3f}", highlight=False)
+        lexical = f"  text {hit.lexical:.3f}" if index.texts is not None else ""
+        console.print(f"[bold]{rank:>2}. {hit.id}[/]  similarity {hit.score:.3f}{lexical}", highlight=False)
         if explain:
             for line in hit.explanation.describe(name)[1:]:
                 console.print(f"      {line}", highlight=False, markup=False)

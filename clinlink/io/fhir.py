@@ -6,7 +6,8 @@ base64 attachment) and one resource per mention about the patient or a relative:
 * present, possible and absent mentions become a **Condition** (not an Observation: the
   mentions are disorders and phenotypic findings the note asserts or denies, which is what
   Condition.verificationStatus says: confirmed, provisional, refuted). Present mentions are
-  ``active`` unless historical; possible, absent and historical ones carry no clinicalStatus.
+  ``resolved`` when the note says so, else ``active`` unless historical; possible, absent and
+  historical ones carry no clinicalStatus.
 * family mentions become a **FamilyMemberHistory** whose relationship comes from the cue that
   made the mention a family one (mother -> MTH, ..., else FAMMEMB).
 * hypothetical and conditional mentions assert nothing about anyone and are left out.
@@ -92,7 +93,9 @@ def mention_resource(note_id: str, entity: dict[str, Any], document_url: str) ->
     if assertion not in VERIFICATION:
         return None
     condition: dict[str, Any] = {"resourceType": "Condition", "extension": [mention_extension(entity)]}
-    if assertion == "present" and not entity.get("historical"):
+    if assertion == "present" and entity.get("resolved"):
+        condition["clinicalStatus"] = _concept(CONDITION_CLINICAL, "resolved", "Resolved")
+    elif assertion == "present" and not entity.get("historical"):
         condition["clinicalStatus"] = _concept(CONDITION_CLINICAL, "active", "Active")
     condition["verificationStatus"] = _concept(CONDITION_VERIFICATION, VERIFICATION[assertion], VERIFICATION[assertion].capitalize())
     condition["code"] = code
@@ -130,6 +133,7 @@ def mention_extension(entity: dict[str, Any]) -> dict[str, Any]:
         {"url": "end", "valueInteger": int(entity["end"])},
         {"url": "assertion", "valueCode": entity.get("assertion") or "present"},
         {"url": "historical", "valueBoolean": bool(entity.get("historical"))},
+        {"url": "resolved", "valueBoolean": bool(entity.get("resolved"))},
     ]
     if entity.get("section"):
         parts.append({"url": "section", "valueString": str(entity["section"])})

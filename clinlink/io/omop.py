@@ -166,6 +166,8 @@ def term_modifiers(entity: dict[str, Any]) -> str:
         parts.append(f"{assertion}=true")
     if entity["historical"]:
         parts.append("historical=true")
+    if entity.get("resolved"):
+        parts.append("resolved=true")
     if entity.get("section"):
         parts.append(f"section={entity['section']}")
     if entity.get("concept_id"):

@@ -8,7 +8,7 @@ from typing import Any
 from spacy.tokens import Doc, Span
 
 ENTITY_FIELDS = (
-    "start", "end", "text", "label", "section", "assertion", "historical",
+    "start", "end", "text", "label", "section", "assertion", "historical", "resolved",
     "concept_id", "concept_name", "score", "codes", "candidates", "assertion_cues",
 )
 # Nested values: JSON text in CSV, maps and lists of structs in Parquet.
@@ -28,6 +28,7 @@ def entity_record(span: Span) -> dict[str, Any]:
         "section": ext.section,
         "assertion": ext.assertion,
         "historical": bool(ext.historical),
+        "resolved": bool(ext.resolved),
         "concept_id": ext.concept_id,
         "concept_name": ext.concept_name,
         "score": None if score is None else round(float(score), 4),

@@ -24,7 +24,7 @@ def assertion_colors() -> dict[str, str]:
 def mention_label(span: Span) -> str:
     """``HP:0002202 Pleural effusion [absent, historical] ICD10CM J90; UMLS C0032227``."""
     concept = f"{span._.concept_id} {span._.concept_name or ''}".strip() if span._.concept_id else f"{span.label_} (unlinked)"
-    status = [span._.assertion or "present"] + (["historical"] if span._.historical else [])
+    status = [span._.assertion or "present"] + (["historical"] if span._.historical else []) + (["resolved"] if span._.resolved else [])
     codes = "; ".join(
         f"{system} {' '.join(map(str, values[:CODES_SHOWN]))}" for system, values in (span._.codes or {}).items() if values
     )

@@ -185,7 +185,7 @@ def mention_schema():
     import pyarrow as pa
 
     types = {
-        "start": pa.int64(), "end": pa.int64(), "historical": pa.bool_(), "score": pa.float64(),
+        "start": pa.int64(), "end": pa.int64(), "historical": pa.bool_(), "resolved": pa.bool_(), "score": pa.float64(),
         "codes": pa.map_(pa.string(), pa.list_(pa.string())),
         "candidates": pa.list_(pa.struct([("concept_id", pa.string()), ("name", pa.string()), ("score", pa.float64())])),
         "assertion_cues": pa.list_(pa.struct([("start", pa.int64()), ("end", pa.int64()), ("cue", pa.string()), ("category", pa.string())])),
@@ -239,6 +239,9 @@ def brat_standoff(doc: Doc) -> str:
         if span._.historical:
             attribute += 1
             lines.append(f"A{attribute}\tHistorical T{number}")
+        if span._.resolved:
+            attribute += 1
+            lines.append(f"A{attribute}\tResolved T{number}")
         note = _brat_note(span)
         if note:
             lines.append(f"#{number}\tAnnotatorNotes T{number}\t{note}")

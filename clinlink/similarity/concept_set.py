@@ -65,8 +65,8 @@ class ConceptSet:
     ) -> ConceptSet:
         """The concept set of a processed Doc (entities with ``span._.concept_id`` and ``span._.assertion``).
 
-        ``absent`` assertions go to :attr:`absent`, ``possible`` and ``conditional`` to
-        :attr:`possible`; ``hypothetical`` and ``family`` mentions are left out, as are
+        ``absent`` assertions and resolved mentions (over now) go to :attr:`absent`,
+        ``possible`` and ``conditional`` to :attr:`possible`; ``hypothetical`` and ``family`` mentions are left out, as are
         mentions in ``exclude_sections`` and unlinked ones. ``historical`` decides what a
         past finding counts as: ``present`` (default: reports restate old findings that
         still show), ``possible`` or ``exclude``. With ``use_scores`` a concept's weight
@@ -83,7 +83,7 @@ class ConceptSet:
                 continue
             if excluded_sections and span._.section in excluded_sections:
                 continue
-            if assertion in ABSENT_ASSERTIONS:
+            if assertion in ABSENT_ASSERTIONS or span._.resolved:
                 part = "absent"
             elif assertion in POSSIBLE_ASSERTIONS:
                 part = "possible"

@@ -5,6 +5,11 @@ columns are the inverted index from concepts to reports; a query reads only the
 columns of its own concepts, of their ancestors within ``depth`` and of indexed
 concepts below them, so scoring touches the candidate reports only, and it gives
 the same scores as :func:`clinlink.similarity.tversky` (tested).
+
+A query returns ``k`` hits whenever the index holds ``k`` reports (other than those
+excluded), best first: by Tversky score, then (ties, and reports sharing nothing with
+the query) by the lexical similarity of the texts (TF-IDF word 1-2-gram cosine, when
+the index holds its reports' texts and the query has one), then by index order.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from clinlink.errors import ClinlinkError, SourceFormatError
 from clinlink.kb.compiled import atomic_directory
 from clinlink.kb.knowledge_base import KnowledgeBase
 from clinlink.similarity.concept_set import ConceptSet
+from clinlink.similarity.lexical import LexicalIndex
 from clinlink.similarity.matcher import ConceptMatcher, matcher_for
 from clinlink.similarity.params import TverskyParams
 from clinlink.similarity.tversky import (
@@ -40,6 +46,17 @@ STATUS_COLUMN = {PRESENT: 0, POSSIBLE: 1, ABSENT: 2}
 POSITIVE = ((0, PRESENT), (1, POSSIBLE))
 
 
+def _first(tied: np.ndarray, lexical: np.ndarray, k: int) -> np.ndarray:
+    """Up to ``k`` of the ascending rows ``tied``: the highest lexical scores, then the lowest rows
+    (so that a query sharing nothing with a large index sorts k rows, not all of them)."""
+    if tied.size <= k:
+        return tied
+    values = lexical[tied]
+    cut = np.partition(values, tied.size - k)[tied.size - k]
+    better = tied[values > cut]
+    return np.concatenate([better, tied[values == cut][: k - better.size]])
+
+
 def as_concept_set(item: Any) -> ConceptSet:
     """A ConceptSet from a ConceptSet, its dict form, or a processed Doc."""
     if isinstance(item, ConceptSet):
@@ -54,10 +71,11 @@ def as_concept_set(item: Any) -> ConceptSet:
 
 @dataclass
 class Hit:
-    """One retrieved report: its id, score, and (computed on first use) the explanation."""
+    """One retrieved report: its id, Tversky score, the lexical tie-breaker and (on first use) the explanation."""
 
     id: str
     score: float
+    lexical: float
     query: ConceptSet = field(repr=False)
     _index: ReportIndex = field(repr=False)
     _explanation: Explanation | None = field(default=None, repr=False)
@@ -76,11 +94,22 @@ class Hit:
 class ReportIndex:
     """Concept sets of many reports, queried by similarity."""
 
-    def __init__(self, ids: list[str], sets: list[ConceptSet], matcher: ConceptMatcher, params: TverskyParams):
+    def __init__(
+        self,
+        ids: list[str],
+        sets: list[ConceptSet],
+        matcher: ConceptMatcher,
+        params: TverskyParams,
+        texts: list[str] | None = None,
+    ):
         if len(set(ids)) != len(ids):
             raise ClinlinkError("report ids in an index must be unique")
+        if texts is not None and len(texts) != len(ids):
+            raise ClinlinkError("an index needs one text per report (or none)")
         self.ids = ids
         self.sets = sets
+        self.texts = texts
+        self._lexical: LexicalIndex | None = None
         self.params = params
         self.matcher = matcher
         self.metadata: dict[str, Any] = {}  # saved with the index (e.g. the pipeline that made the sets)
@@ -94,15 +123,24 @@ class ReportIndex:
         items: Iterable[tuple[str, Any]],
         kb: KnowledgeBase | None = None,
         params: TverskyParams | None = None,
+        texts: Mapping[str, str] | None = None,
         **settings: Any,
     ) -> ReportIndex:
-        """Index ``(report_id, Doc | ConceptSet)`` pairs; settings as for :func:`tversky`."""
+        """Index ``(report_id, Doc | ConceptSet)`` pairs; settings as for :func:`tversky`.
+
+        ``texts`` (report id -> text) keeps the texts for the lexical tie-breaker; a Doc
+        brings its own text. Without any text, ties fall to index order.
+        """
         params = resolve_params(params, **settings)
-        ids, sets = [], []
+        ids, sets, report_texts = [], [], []
         for report_id, item in items:
-            ids.append(str(report_id))
+            report_id = str(report_id)
+            ids.append(report_id)
             sets.append(as_concept_set(item))
-        return cls(ids, sets, matcher_for(kb, params), params)
+            text = texts.get(report_id) if texts is not None else None
+            report_texts.append(text if text is not None else getattr(item, "text", None))
+        has_texts = any(text is not None for text in report_texts)
+        return cls(ids, sets, matcher_for(kb, params), params, [t or "" for t in report_texts] if has_texts else None)
 
     def _build_matrix(self) -> None:
         vocab: dict[str, int] = {}
@@ -231,27 +269,48 @@ class ReportIndex:
             rows, values = self._column(3 * column + 2)
             shared_absent[rows] += self.params.absent_weight * 0.5 * (weight + values)
 
-    def query(self, query: Any, k: int = 10, exclude: Iterable[str] = ()) -> list[Hit]:
-        """The ``k`` most similar reports with a score above 0, best first (ties by index order).
+    def lexical_scores(self, text: str | None) -> np.ndarray:
+        """TF-IDF cosine of ``text`` with every indexed report's text (zeros without texts)."""
+        if self.texts is None or not text:
+            return np.zeros(len(self.ids))
+        if self._lexical is None:
+            self._lexical = LexicalIndex(self.texts)
+        return self._lexical.scores(text)
 
-        ``query`` is a Doc, a ConceptSet (or its dict) or the id of an indexed report;
-        an id query leaves that report out of the hits.
+    def query(self, query: Any, k: int = 10, exclude: Iterable[str] = (), text: str | None = None) -> list[Hit]:
+        """The ``k`` most similar reports, best first (fewer only when the index holds fewer).
+
+        Order: Tversky score, then the lexical similarity of the texts, then index order.
+        ``query`` is a Doc, a ConceptSet (or its dict) or the id of an indexed report; an
+        id query leaves that report out of the hits. ``text``: the query's text for the
+        tie-breaker (default: a Doc's text, or the indexed report's).
         """
         query_set = self._query_set(query)
         skip = set(exclude)
         if isinstance(query, str):
             skip.add(query)
+            text = text if text is not None else self._text_of(query)
+        elif text is None:
+            text = getattr(query, "text", None)
         scores = self.scores(query_set)
+        allowed = np.ones(len(self.ids), dtype=bool)
         for report_id in skip:
             row = self._row.get(report_id)
             if row is not None:
-                scores[row] = 0.0
-        positive = np.flatnonzero(scores > 0)
-        if positive.size > k:
-            threshold = np.partition(scores[positive], positive.size - k)[positive.size - k]
-            positive = positive[scores[positive] >= threshold]
-        order = positive[np.lexsort((positive, -scores[positive]))][:k]
-        return [Hit(self.ids[row], float(scores[row]), query_set, self) for row in order]
+                allowed[row] = False
+        rows = np.flatnonzero(allowed)
+        if k <= 0 or rows.size == 0:
+            return []
+        k = min(k, rows.size)
+        threshold = np.partition(scores[rows], rows.size - k)[rows.size - k]
+        lexical = self.lexical_scores(text)
+        candidates = np.concatenate([rows[scores[rows] > threshold], _first(rows[scores[rows] == threshold], lexical, k)])
+        order = candidates[np.lexsort((candidates, -lexical[candidates], -scores[candidates]))][:k]
+        return [Hit(self.ids[row], float(scores[row]), float(lexical[row]), query_set, self) for row in order]
+
+    def _text_of(self, report_id: str) -> str | None:
+        row = self._row.get(report_id)
+        return self.texts[row] if self.texts is not None and row is not None else None
 
     # -- persistence ----------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
@@ -265,8 +324,11 @@ class ReportIndex:
             (staging / "meta.json").write_text(json.dumps(meta, indent=1))
             (staging / "concepts.json").write_text(json.dumps(self.matcher.export(concept_ids)))
             with open(staging / "reports.jsonl", "w", encoding="utf-8") as out:
-                for report_id, concept_set in zip(self.ids, self.sets):
-                    out.write(json.dumps({"id": report_id, **concept_set.to_dict()}, separators=(",", ":")) + "\n")
+                for row, (report_id, concept_set) in enumerate(zip(self.ids, self.sets)):
+                    record = {"id": report_id, **concept_set.to_dict()}
+                    if self.texts is not None:
+                        record["text"] = self.texts[row]
+                    out.write(json.dumps(record, separators=(",", ":")) + "\n")
         return target
 
     @staticmethod
@@ -292,15 +354,17 @@ class ReportIndex:
         meta = cls._read_meta(path)
         params = TverskyParams(**meta["params"])
         matcher = ConceptMatcher.from_tables(json.loads((path / "concepts.json").read_text()), params, kb)
-        ids, sets = [], []
+        ids, sets, texts = [], [], []
         with open(path / "reports.jsonl", encoding="utf-8") as lines:
             for number, line in enumerate(lines, start=1):
                 try:
                     record = json.loads(line)
                     ids.append(record.pop("id"))
+                    texts.append(record.pop("text", None))
                     sets.append(ConceptSet.from_dict(record))
                 except (ValueError, KeyError) as error:
                     raise SourceFormatError(path / "reports.jsonl", f"bad record: {error}", number) from error
-        index = cls(ids, sets, matcher, params)
+        has_texts = any(text is not None for text in texts)
+        index = cls(ids, sets, matcher, params, [t or "" for t in texts] if has_texts else None)
         index.metadata = dict(meta.get("metadata", {}))
         return index

@@ -198,6 +198,7 @@ class Finding:
     concept_id: str | None = None
     assertion: str = "present"
     historical: bool = False
+    resolved: bool = False  # happened and over now: votes absent
     sentence: str = ""
     cue: str = ""
     context: str = ""  # the mention with a few words either side, for exclusion phrases
@@ -211,12 +212,14 @@ class LabelValue:
     evidence: tuple[Any, ...] = ()
 
     def describe(self) -> str:
-        """Evidence in one line: ``mention [assertion: cue] "sentence"``, joined by `` | ``."""
+        """Evidence in one line: ``mention [assertion: cue] "sentence"`` (``present, resolved`` for a
+        resolved mention), joined by `` | ``."""
         parts = []
         for item in self.evidence:
             if isinstance(item, Finding):
                 cue = f": {item.cue}" if item.cue else ""
-                parts.append(f'{item.text} [{item.assertion}{cue}] "{item.sentence.strip()}"')
+                status = f"{item.assertion}, resolved" if item.resolved else item.assertion
+                parts.append(f'{item.text} [{status}{cue}] "{item.sentence.strip()}"')
             else:
                 parts.append(str(item))
         return " | ".join(parts)
@@ -239,6 +242,8 @@ class RuleLabeler:
     def value_of(self, finding: Finding) -> int | None:
         """The value a finding votes for (None: it says nothing about the patient now)."""
         value = ASSERTION_VALUES.get(finding.assertion)
+        if value is not None and finding.resolved:
+            return ABSENT
         if value is None or value == ABSENT or not finding.historical:
             return value
         if self.historical == "exclude":
@@ -312,6 +317,7 @@ def findings_from_doc(doc: Any, window: int = 3, exclude_sections: Iterable[str]
                 concept_id=span._.concept_id,
                 assertion=span._.assertion or "present",
                 historical=bool(span._.historical),
+                resolved=bool(span._.resolved),
                 sentence=sentence,
                 cue="; ".join(str(cue[2]) for cue in cues),
                 context=context,

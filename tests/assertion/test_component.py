@@ -154,3 +154,13 @@ def test_bad_lexicon_path_names_the_file(tmp_path):
     pipeline.add_pipe("clinlink_context", config={"lexicon": str(tmp_path / "missing.yaml")})
     with pytest.raises(Exception, match="missing.yaml"):
         pipeline(with_entities(pipeline, "No fever.", "fever"))
+
+
+def test_resolved_problem_is_present_with_the_flag(nlp):
+    text = "Acute kidney injury on admission, resolved with fluids. Mild cough."
+    doc = nlp(with_entities(nlp, text, "Acute kidney injury", "cough"))
+    assert [(e.text, e._.assertion, e._.resolved) for e in doc.ents] == [
+        ("Acute kidney injury", "present", True),
+        ("cough", "present", False),
+    ]
+    assert doc.ents[0]._.assertion_cues == [[34, 42, "resolved", "resolved"]]

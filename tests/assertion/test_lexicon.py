@@ -25,7 +25,7 @@ precedence: [family, hypothetical, absent, possible, conditional]
 def test_packaged_lexicon_loads_with_every_category():
     lexicon = load_lexicon()
     categories = {cue.category for cue in lexicon.cues}
-    assert categories == set(STATUSES) - {"present"} | {"historical", "pseudo", "termination"}
+    assert categories == set(STATUSES) - {"present"} | {"historical", "resolved", "pseudo", "termination"}
     assert lexicon.precedence[0] == "family"
     assert lexicon.section_defaults["family_history"].status == "family"
     assert lexicon.section_defaults["past_medical_history"].historical
@@ -58,6 +58,7 @@ def test_minimal_lexicon(tmp_path):
         ("ends: [family]", "ends: [kin]", "unknown categories ['kin']", 7),
         ("{cue: without, max_scope: 2}", "{cue: without, scope: 2}", "unknown keys ['scope']", 3),
         ("{cue: patient, ends: [family]}", "{cue: patient, after_target: maybe}", "after_target of 'patient' must be true or false", 7),
+        ("{cue: without, max_scope: 2}", "{cue: without, cuts: sometimes}", "cuts of 'without' must be true or false", 3),
     ],
 )
 def test_errors_name_file_and_line(tmp_path, replace, by, message, line):
@@ -110,3 +111,23 @@ def test_within_cues_and_after_target_terminations(tmp_path):
     fever, cough, tobacco = matcher.assert_targets(text, spans, [(0, len(text))])
     assert (fever.status, cough.status) == ("absent", "present")
     assert tobacco.historical and not cough.historical
+
+
+def test_resolved_flag_and_cues_that_do_not_cut(tmp_path):
+    path = tmp_path / "lexicon.yaml"
+    path.write_text(
+        MINIMAL.replace(
+            "  historical:",
+            "  possible:\n    both: [{cue: or, max_scope: 3, cuts: false}]\n  resolved:\n    backward: [resolved]\n  historical:",
+        ),
+        encoding="utf-8",
+    )
+    lexicon = parse_lexicon(path)
+    alternative = next(cue for cue in lexicon.cues if cue.phrase == "or")
+    assert not alternative.cuts and all(cue.cuts for cue in lexicon.cues if cue.phrase != "or")
+    matcher = ContextMatcher(lexicon)
+    text = "No fever or cough; rash resolved."
+    spans = [(text.index(word), text.index(word) + len(word)) for word in ("fever", "cough", "rash")]
+    fever, cough, rash = matcher.assert_targets(text, spans, [(0, len(text))])
+    assert (fever.status, cough.status) == ("absent", "absent")  # "or" leaves the negation whole
+    assert (rash.status, rash.resolved) == ("present", True)

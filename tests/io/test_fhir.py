@@ -73,3 +73,12 @@ def test_ids_are_stable_and_the_record_from_a_doc_converts(annotated_doc):
     resources = validate(first)
     assert [r["resourceType"] for r in resources] == ["DocumentReference", "Condition", "Condition", "FamilyMemberHistory"]
     assert resources[1]["extension"][0]["extension"][0] == {"url": "text", "valueString": "pleural\neffusion"}
+
+
+@pytest.mark.parametrize("historical,resolved,status", [(False, False, "active"), (True, False, None), (False, True, "resolved"), (True, True, "resolved")])
+def test_clinical_status_of_present_conditions_follows_the_temporality(historical, resolved, status):
+    mention = {**entity("headache", 0, "present", "HP:0002315"), "historical": historical, "resolved": resolved}
+    _, condition = validate(note_bundle({"id": "n1", "text": "headache resolved", "entities": [mention]}))
+    found = condition.get("clinicalStatus", {}).get("coding", [{}])[0].get("code")
+    assert found == status
+    assert {"url": "resolved", "valueBoolean": resolved} in condition["extension"][0]["extension"]

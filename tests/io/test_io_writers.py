@@ -140,3 +140,10 @@ def test_resume_state_and_errors_file_come_from_commit_records(tmp_path, annotat
     assert json.loads((folder.path / "errors.jsonl").read_text(encoding="utf-8")) == {"id": "n2", "origin": "n2.txt", "reason": "binary file"}
     with pytest.raises(ClinlinkError, match="--format jsonl"):
         OutputFolder(folder.path, "csv").prepare(resume=True)
+
+
+def test_resolved_flag_in_records_and_brat(annotated_doc):
+    annotated_doc.ents[1]._.resolved = True
+    effusion, cardiomegaly, _ = doc_record("n1", annotated_doc)["entities"]
+    assert cardiomegaly["resolved"] is True and effusion["resolved"] is False
+    assert "\tResolved T2" in brat_standoff(annotated_doc)

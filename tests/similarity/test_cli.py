@@ -117,8 +117,9 @@ def test_index_build_and_similar(workspace):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == "query concepts: X:EFF; no X:PTX"
-    hits = [line.split()[1:3] for line in lines if line.strip()[:2] in ("1.", "2.", "3.")]
-    assert hits == [["r3", "similarity"], ["r7", "similarity"]]
+    hits = [line.split()[1:4] for line in lines if line.strip()[:2] in ("1.", "2.", "3.")]
+    # k hits always: r2 shares no concept with r1 but the most words ("pleural effusion", "no pneumothorax")
+    assert hits == [["r3", "similarity", "0.400"], ["r7", "similarity", "0.400"], ["r2", "similarity", "0.000"]]
     assert "similarity 0.400" in result.output
     assert "only in report   X:CARD [present]  -1.00" in result.output
     by_text = CliRunner().invoke(app, ["similar", str(index_dir), "--query", "Large pneumothorax.", "-k", "1"])

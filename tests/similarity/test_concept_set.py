@@ -72,3 +72,10 @@ def test_component_sets_the_dict_form():
     doc = make_doc("No effusion. Old fracture.", [("effusion", "HP:3", "absent", False), ("fracture", "HP:14", "present", True)])
     doc = nlp.get_pipe("clinlink_concept_set")(doc)
     assert doc._.concept_set == {"present": {}, "absent": {"HP:3": 1.0}, "possible": {}}
+
+
+def test_resolved_mentions_count_as_absent_now():
+    doc = make_doc("Pneumonia has resolved. Small effusion.", [("Pneumonia", "HP:11", "present", False), ("effusion", "HP:3", "present", False)])
+    doc.ents[0]._.resolved = True
+    s = ConceptSet.from_doc(doc)
+    assert s.absent == {"HP:11": 1.0} and s.present == {"HP:3": 1.0}

@@ -54,8 +54,10 @@ def test_query_ranks_best_first_and_explains(tiny_kb):
         kb=tiny_kb,
     )
     hits = index.query(ConceptSet.of(["HP:3", "HP:6"]), k=10)
-    assert [h.id for h in hits] == ["same", "synonym", "child", "contradicts"]
-    assert [h.score for h in hits] == pytest.approx([1.0, 1.0, 0.75, 0.4])
+    # every report comes back (k >= the index), the one sharing nothing last
+    assert [h.id for h in hits] == ["same", "synonym", "child", "contradicts", "unrelated"]
+    assert [h.score for h in hits] == pytest.approx([1.0, 1.0, 0.75, 0.4, 0.0])
+    assert all(h.lexical == 0.0 for h in hits)  # no texts: ties fall to index order
     assert hits[3].explanation.contradictions[0].concept == "HP:3"
     assert [h.id for h in index.query(ConceptSet.of(["HP:3", "HP:6"]), k=2)] == ["same", "synonym"]
     # querying by id leaves the report itself out
@@ -86,3 +88,50 @@ def test_load_rejects_a_non_index(tmp_path):
 
     with pytest.raises(SourceFormatError, match="not a clinlink report index"):
         ReportIndex.load(tmp_path)
+
+
+def test_query_always_answers_k_and_breaks_ties_by_text(tiny_kb, tmp_path):
+    reports = [
+        ("a", ConceptSet.of(["HP:3"]), "Small effusion at the left base."),
+        ("b", ConceptSet.of(["HP:3"]), "Large right pleural effusion with compressive change."),
+        ("c", ConceptSet.of(["HP:9"]), "Old granuloma in the right upper lobe."),
+        ("d", ConceptSet.of(), "Right upper lobe granuloma, calcified."),
+        ("e", ConceptSet.of(), ""),
+    ]
+    index = ReportIndex.build([(i, s) for i, s, _ in reports], kb=tiny_kb, texts={i: t for i, _, t in reports})
+    # a tie on the Tversky score goes to the report whose text is closer
+    hits = index.query(ConceptSet.of(["HP:3"]), k=2, text="Large pleural effusion on the right.")
+    assert [h.id for h in hits] == ["b", "a"] and hits[0].score == hits[1].score == 1.0
+    assert hits[0].lexical > hits[1].lexical > 0
+    # a query sharing no concept still gets k hits, ranked by text, then index order
+    hits = index.query(ConceptSet.of(["HP:6"]), k=4, text="Calcified granuloma, right upper lobe.")
+    assert [h.id for h in hits] == ["d", "c", "b", "a"]
+    assert [h.score for h in hits] == [0.0, 0.0, 0.0, 0.0] and hits[2].lexical > 0 == hits[3].lexical
+    # an id query uses the stored text and leaves the report out; k above the pool gives every other report
+    # (two empty sets are identical: score 1)
+    assert [h.id for h in index.query("d", k=10)] == ["e", "c", "b", "a"]
+    # texts survive saving
+    loaded = ReportIndex.load(index.save(tmp_path / "idx"), kb=tiny_kb)
+    assert [h.id for h in loaded.query("c", k=1)] == ["d"]
+    assert loaded.texts == [t for _, _, t in reports]
+
+
+def test_lexical_scores_equal_scikit_learn_tfidf_cosine():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from clinlink.similarity.lexical import LexicalIndex
+
+    pool = ["Small left pleural effusion.", "No pleural effusion. No pneumothorax.", "Calcified granuloma in the right upper lobe.", ""]
+    queries = ["Left pleural effusion, small; effusion.", "granuloma granuloma", "nothing in common", ""]
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+    expected = (vectorizer.fit(pool).transform(queries) @ vectorizer.transform(pool).T).toarray()
+    index = LexicalIndex(pool)
+    for query, row in zip(queries, expected):
+        assert index.scores(query) == pytest.approx(row, abs=1e-12)
+    assert LexicalIndex(["", "..."]).scores("effusion").tolist() == [0.0, 0.0]
+
+
+def test_many_tied_reports_give_the_first_k(tiny_kb):
+    index = ReportIndex.build([(f"r{i:02d}", ConceptSet.of(["HP:9"])) for i in range(30)], kb=tiny_kb)
+    assert [h.id for h in index.query(ConceptSet.of(["HP:3"]), k=3)] == ["r00", "r01", "r02"]
+    assert [h.id for h in index.query("r00", k=2)] == ["r01", "r02"]

@@ -150,3 +150,13 @@ def test_knn_labeler_weights_neighbours_by_similarity(tiny_kb):
     assert [n.id for n in scores["Cardiomegaly"].evidence] == ["a", "b"]
     with pytest.raises(ConfigError, match="no labels"):
         KnnLabeler(index, {"a": {}}, ["Effusion"])
+
+
+def test_resolved_finding_votes_absent(label_set_file, tiny_kb):
+    label_set = load_label_set(label_set_file(), tiny_kb)
+    resolved = Finding("effusion", "HP:3", "present", resolved=True, sentence="The effusion has resolved.", cue="has resolved")
+    values = RuleLabeler(label_set).label([resolved])
+    assert values["Effusion"].value == 0 and values["Effusion"].evidence == (resolved,)
+    assert values["Effusion"].describe() == 'effusion [present, resolved: has resolved] "The effusion has resolved."'
+    # a present mention elsewhere still wins
+    assert RuleLabeler(label_set).label([resolved, f("effusion", "HP:3")])["Effusion"].value == 1
