@@ -95,7 +95,7 @@ def test_every_data_file_is_declared_package_data():
 
 
 def test_the_suite_never_writes_into_the_user_cache():
-    from clinlink.kb.compiled import cache_root
+    from clinlink.kb.compiled import clinlink_home
     from tests.conftest import TEST_HOME
 
-    assert cache_root() == Path(TEST_HOME)
+    assert clinlink_home() == Path(TEST_HOME)
