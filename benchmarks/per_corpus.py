@@ -105,24 +105,15 @@ def choose(results: dict[Hashable, dict[str, dict]], on: str, prefer: Hashable |
 
 
 def leave_one_out(results: dict[Hashable, dict[str, dict]], corpora: Sequence[str], prefer: Hashable | None = None) -> list[Choice]:
-    """For each corpus, the figures of the setting chosen on the other corpora (all of them pooled by
-    best mean acc@1 when more than one). ``results``: {setting: {corpus: accuracy dict}}."""
-    if len(corpora) < 2:
-        raise ValueError("leave-one-corpus-out needs at least two corpora")
+    """For each of two corpora, the figures of the setting chosen on the other one.
+    ``results``: {setting: {corpus: accuracy dict}}."""
+    if len(corpora) != 2:
+        raise ValueError(f"leave-one-corpus-out takes two corpora, not {len(corpora)}")
     choices = []
-    for held in corpora:
-        others = [c for c in corpora if c != held]
-        if len(others) == 1:
-            setting = choose(results, others[0], prefer)
-        else:
-            mean = {s: {"mean": _mean(r, others)} for s, r in results.items()}
-            setting = choose(mean, "mean", prefer)
-        choices.append(Choice(held, "+".join(others), setting, results[setting][held]))
+    for held, other in (corpora, corpora[::-1]):
+        setting = choose(results, other, prefer)
+        choices.append(Choice(held, other, setting, results[setting][held]))
     return choices
-
-
-def _mean(figures: dict[str, dict], corpora: Sequence[str]) -> dict[str, float]:
-    return {key: sum(figures[c][key] for c in corpora) / len(corpora) for key in ("acc@1", "acc@5")}
 
 
 def beats_everywhere(results: dict[Hashable, dict[str, dict]], setting: Hashable, baseline: Hashable, query_sets: Sequence[str]) -> bool:
