@@ -364,7 +364,7 @@ def main() -> None:
         "wrong_top1_score_percentiles(50,95)": np.percentile(wrong, [50, 95]).round(3).tolist() if len(wrong) else [],
         "suggested_threshold(2nd pct of right)": round(float(np.percentile(right, 2)), 3),
     }
-    print_report(report, {q.name: len(q.mentions) for q in query_sets})
+    print_report(report)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "linking.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
 
@@ -373,7 +373,7 @@ def cells(row: dict) -> str:
     return " | ".join(f"{row[c]['acc@1']:.3f} / {row[c]['acc@5']:.3f}" for c in COLUMNS)
 
 
-def print_report(report: dict, sizes: dict[str, int]) -> None:
+def print_report(report: dict) -> None:
     first = next(iter(report["methods"].values()))
     print("\nacc@1 / acc@5; n: " + ", ".join(f"{c} {first[c]['n']}" for c in COLUMNS))
     print("| method | " + " | ".join(COLUMNS) + " | gold mentions/s | peak RSS MB |")
@@ -399,7 +399,6 @@ def print_report(report: dict, sizes: dict[str, int]) -> None:
           + (", ".join(str(tuple(s)) for s in beating) if beating else "none (the default stays)"))
     print("\nstages:", json.dumps(report["stages"], indent=1))
     print("NIL:", json.dumps(report["nil"]))
-    print("queries:", sizes)
 
 
 if __name__ == "__main__":
