@@ -1,16 +1,16 @@
-"""HPO concept recognition end to end on the shared HPO corpora (GSC+ dev + GeneReviews).
+"""HPO concept recognition end to end on the shared HPO corpora, each corpus apart (GSC+ dev, GeneReviews) and pooled.
 
-Compares the clinlink ``phenotype`` pipeline (dictionary + fuzzy; + linker when present) with
-a plain spaCy PhraseMatcher (attr LOWER) over the same HPO names, all terms and the
-Phenotypic abnormality subtree, in the same run. Prints a table and each system's document F1 per
-corpus (a rule tuned on one corpus shows there), writes benchmarks/results/hpo_ner.json.
+Compares the clinlink ``phenotype`` pipeline with and without its linker against a plain spaCy
+PhraseMatcher (attr LOWER, longest non-overlapping matches) over the same HPO names, all terms and the
+Phenotypic abnormality subtree (HP:0000118), in the same run. Scores strict mentions (span and concept),
+overlapping mentions and document concept sets (P/R/F1, micro over documents). Prints one table per
+measure with a column per corpus and writes benchmarks/results/hpo_ner.json.
 
-    python benchmarks/hpo_ner.py [--no-linker]
+    python benchmarks/hpo_ner.py
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -22,43 +22,13 @@ from spacy.util import filter_spans
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hpo_data import GoldDoc, read_hpo_corpora  # noqa: E402
+from per_corpus import POOLED, per_corpus, score_mentions  # noqa: E402
 
 import clinlink  # noqa: E402
 from clinlink.kb import load_kb  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def prf(tp: int, n_pred: int, n_gold: int) -> tuple[float, float, float]:
-    p = tp / n_pred if n_pred else 0.0
-    r = tp / n_gold if n_gold else 0.0
-    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
-
-
-def score(docs: list[GoldDoc], predictions: list[list[tuple[int, int, str]]], kb) -> dict[str, float]:
-    strict_tp = overlap_tp = n_pred = n_gold = 0
-    doc_tp = doc_pred = doc_gold = 0
-    for doc, predicted in zip(docs, predictions):
-        gold = [(m.start, m.end, kb.resolve(m.concept_id) or m.concept_id) for m in doc.mentions]
-        predicted = [(s, e, kb.resolve(c) or c) for s, e, c in predicted]
-        n_pred += len(predicted)
-        n_gold += len(gold)
-        strict_tp += len(set(gold) & set(predicted))
-        overlap_tp += sum(
-            any(ps < ge and gs < pe and pc == gc for ps, pe, pc in predicted) for gs, ge, gc in gold
-        )
-        gold_ids, pred_ids = {g[2] for g in gold}, {p[2] for p in predicted}
-        doc_tp += len(gold_ids & pred_ids)
-        doc_pred += len(pred_ids)
-        doc_gold += len(gold_ids)
-    strict = prf(strict_tp, n_pred, n_gold)
-    overlap_p = prf(overlap_tp, n_pred, n_gold)  # overlap recall over gold, precision over predictions
-    document = prf(doc_tp, doc_pred, doc_gold)
-    return {
-        "strict_p": strict[0], "strict_r": strict[1], "strict_f1": strict[2],
-        "overlap_p": overlap_p[0], "overlap_r": overlap_p[1], "overlap_f1": overlap_p[2],
-        "doc_p": document[0], "doc_r": document[1], "doc_f1": document[2],
-    }
+MEASURES = (("strict", "strict mention"), ("doc", "document"), ("overlap", "overlapping mention"))
 
 
 def phrase_matcher_baseline(kb, within: str | None):
@@ -74,8 +44,9 @@ def phrase_matcher_baseline(kb, within: str | None):
 
     def predict(text: str) -> list[tuple[int, int, str]]:
         doc = nlp(text)
-        spans = filter_spans([doc[s:e] for _, s, e in matcher(doc)])
-        labels = {(s, e): nlp.vocab.strings[m] for m, s, e in matcher(doc)}
+        matches = matcher(doc)
+        spans = filter_spans([doc[s:e] for _, s, e in matches])
+        labels = {(s, e): nlp.vocab.strings[m] for m, s, e in matches}
         return [(span.start_char, span.end_char, labels[(span.start, span.end)]) for span in spans]
 
     return predict
@@ -93,42 +64,50 @@ def run_system(name: str, predict, docs: list[GoldDoc], kb) -> dict:
     started = time.perf_counter()
     predictions = [predict(doc.text) for doc in docs]
     seconds = time.perf_counter() - started
-    result = score(docs, predictions, kb)
-    result.update(system=name, docs_per_s=len(docs) / seconds)
-    for corpus in sorted({doc.corpus for doc in docs}):
-        part = [i for i, doc in enumerate(docs) if doc.corpus == corpus]
-        result[f"doc_f1 {corpus}"] = score([docs[i] for i in part], [predictions[i] for i in part], kb)["doc_f1"]
-    return result
+    gold = [[(m.start, m.end, m.concept_id) for m in doc.mentions] for doc in docs]
+
+    def score(gold_part, predicted_part):
+        return score_mentions(gold_part, predicted_part, lambda c: kb.resolve(c) or c)
+
+    corpora = per_corpus([doc.corpus for doc in docs], gold, score, predictions)
+    return {"system": name, "docs_per_s": round(len(docs) / seconds, 1), "corpora": corpora}
+
+
+def print_tables(rows: list[dict]) -> None:
+    corpora = list(rows[0]["corpora"])
+    for measure, title in MEASURES:
+        print(f"\n{title} P / R / F1")
+        print("| system | " + " | ".join(corpora) + " |")
+        print("|---|" + "---|" * len(corpora))
+        for row in rows:
+            cells = []
+            for corpus in corpora:
+                figures = row["corpora"][corpus]
+                cells.append(" / ".join(f"{figures[f'{measure}_{part}']:.3f}" for part in ("p", "r", "f1")))
+            print(f"| {row['system']} | " + " | ".join(cells) + " |")
+    print("\n" + ", ".join(
+        f"{corpus}: {rows[0]['corpora'][corpus]['docs']} docs, {rows[0]['corpora'][corpus]['gold_mentions']} mentions"
+        for corpus in corpora
+    ))
+    print("docs/s: " + ", ".join(f"{row['system']} {row['docs_per_s']}" for row in rows))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--no-linker", action="store_true", help="Drop the linker from the clinlink pipeline.")
-    args = parser.parse_args()
     docs = read_hpo_corpora()
     kb = load_kb()
-    rows = []
-    exclude = ("linker",) if args.no_linker else ()
-    nlp = clinlink.load("phenotype", exclude=exclude)
-    rows.append(run_system(f"clinlink phenotype ({'+'.join(nlp.pipe_names)})", clinlink_predictor(nlp), docs, kb))
-    rows.append(run_system("PhraseMatcher, all HPO terms", phrase_matcher_baseline(kb, None), docs, kb))
-    rows.append(run_system("PhraseMatcher, HP:0000118 subtree", phrase_matcher_baseline(kb, "HP:0000118"), docs, kb))
-    baseline = rows[2]["doc_f1"]
-    print(f"{len(docs)} docs, {sum(len(d.mentions) for d in docs)} gold mentions")
-    header = f"{'system':58} {'strict P/R/F1':>20} {'overlap P/R/F1':>20} {'doc P/R/F1':>20} {'docs/s':>8}"
-    print(header)
-    for row in rows:
-        print(
-            f"{row['system'][:58]:58} {row['strict_p']:.3f}/{row['strict_r']:.3f}/{row['strict_f1']:.3f}  "
-            f"{row['overlap_p']:.3f}/{row['overlap_r']:.3f}/{row['overlap_f1']:.3f}  "
-            f"{row['doc_p']:.3f}/{row['doc_r']:.3f}/{row['doc_f1']:.3f} {row['docs_per_s']:8.1f}"
-        )
-    print(f"document F1 ratio clinlink / PhraseMatcher(subtree): {rows[0]['doc_f1'] / baseline:.3f}")
-    for row in rows:
-        parts = ", ".join(f"{key.split(' ', 1)[1]} {value:.3f}" for key, value in row.items() if key.startswith("doc_f1 "))
-        print(f"document F1 by corpus, {row['system'][:40]}: {parts}")
+    with_linker = clinlink.load("phenotype")
+    without_linker = clinlink.load("phenotype", exclude=("linker",))
+    rows = [
+        run_system("clinlink phenotype (with the linker)", clinlink_predictor(with_linker), docs, kb),
+        run_system("clinlink phenotype, no linker", clinlink_predictor(without_linker), docs, kb),
+        run_system("PhraseMatcher, all HPO terms", phrase_matcher_baseline(kb, None), docs, kb),
+        run_system("PhraseMatcher, HP:0000118 subtree", phrase_matcher_baseline(kb, "HP:0000118"), docs, kb),
+    ]
+    print_tables(rows)
+    ratio = rows[0]["corpora"][POOLED]["doc_f1"] / rows[3]["corpora"][POOLED]["doc_f1"]
+    print(f"pooled document F1 ratio clinlink (with the linker) / PhraseMatcher (subtree): {ratio:.3f}")
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "hpo_ner.json").write_text(json.dumps(rows, indent=2))
+    (RESULTS / "hpo_ner.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":

