@@ -36,7 +36,8 @@ from clinlink.text.normalize import normalize
 
 log = logging.getLogger(__name__)
 
-#: Ensemble weight of the dense score (tuned on held-out HPO synonyms, see benchmarks/linking.py).
+#: Ensemble weight of the dense score: the setting GeneReviews chooses and GSC+ scores best with (leave-one-corpus-out,
+#: see benchmarks/linking.py); no setting beats it on GSC+, GeneReviews and held-out synonyms together.
 DENSE_WEIGHT = 0.9
 MERGE_METHOD = "sum"
 #: Concepts each retriever proposes before merging (at least ``k``).
