@@ -88,10 +88,22 @@ class MentionDetector:
                 span._.concept_name = concept.name
                 span._.score = match.score
                 spans.append(span)
-        spans.extend(abbreviation_mentions(doc, spans))
         existing = list(doc.ents) if self.keep_existing else []
-        doc.ents = filter_spans(existing + spans) if existing else spans
+        doc.ents = resolve_overlaps(existing + spans, abbreviation_mentions(doc, spans))
         return doc
+
+
+def resolve_overlaps(spans: list[Span], secondary: list[Span] = ()) -> list[Span]:
+    """The one place overlapping candidate spans are resolved before ``doc.ents`` is set: among ``spans`` the
+    longest wins (then the earliest, spaCy's ``filter_spans``); a ``secondary`` span (an abbreviation's short
+    form) is kept only where no kept span has a token of it. No text makes this raise spaCy's E1010."""
+    kept = filter_spans(spans)
+    taken = {token for span in kept for token in range(span.start, span.end)}
+    for span in filter_spans(list(secondary)):
+        if taken.isdisjoint(range(span.start, span.end)):
+            kept.append(span)
+            taken.update(range(span.start, span.end))
+    return sorted(kept, key=lambda span: span.start)
 
 
 def _in_header(doc: Doc, span: Span) -> bool:
