@@ -38,13 +38,16 @@ def entity_record(span: Span) -> dict[str, Any]:
 
 
 def doc_record(doc_id: str, doc: Doc) -> dict[str, Any]:
-    """One document: id, text, sections, entities (and the concept set when the pipeline makes one)."""
+    """One document: id, text, sections, entities, the document's codes (``doc._.codes``, when the pipeline
+    links) and the concept set (when the pipeline makes one)."""
     record: dict[str, Any] = {
         "id": doc_id,
         "text": doc.text,
         "sections": doc._.sections or [],
         "entities": [entity_record(span) for span in doc.ents],
     }
+    if doc._.codes is not None:
+        record["codes"] = doc._.codes
     if doc._.concept_set is not None:
         record["concept_set"] = doc._.concept_set
     return record

@@ -24,6 +24,9 @@ from clinlink.kb import KnowledgeBase
 from clinlink.kb.compiled import atomic_directory, register_artifact
 from clinlink.kb.knowledge_base import XREF_ALIASES
 from clinlink.linking.candidates import NIL_THRESHOLD, Candidate, Reranker, merge, rank, rerank_gated, search_concepts
+from clinlink.linking.choice import (
+    CODE_THRESHOLD, ICD10CM, VOCABULARY_SOURCES, LinkedMention, choose, combination_icd, side_context, specific_icd, vocabulary_key,
+)
 from clinlink.linking.dense import DenseIndex
 from clinlink.linking.encoder import TextEncoder
 from clinlink.linking.filters import FilterCache
@@ -172,6 +175,100 @@ class Linker:
         if self.reranker is not None:
             results = rerank_gated(self.reranker, mentions, contexts, results)
         return [candidates[:k] if candidates and candidates[0].score >= threshold else [] for candidates in results]
+
+    def annotate(
+        self,
+        mentions: Sequence[str],
+        contexts: Sequence[str | None] | None = None,
+        k: int = 5,
+        vocabularies: Sequence[str] = ("ICD10CM", "HPO"),
+        sources: Sequence[str] | None = None,
+        within: str | Sequence[str] | None = None,
+        groups: Sequence[str] | None = None,
+        nil_threshold: float | None = None,
+        exact_shortcut: str | None = None,
+        presets: Sequence[str | None] | None = None,
+        detector_scores: Sequence[float | None] | None = None,
+        override_margin: float = 0.1,
+        code_threshold: float = CODE_THRESHOLD,
+    ) -> list[LinkedMention]:
+        """Links each mention as the pipeline's linker component does: the primary concept (see
+        :func:`~clinlink.linking.choice.choose`; ``presets`` are the mention detector's concepts and
+        ``detector_scores`` its match scores) and, in each of ``vocabularies`` the KB holds, the best code
+        ranked within that vocabulary alone, ICD-10-CM made specific (:func:`~clinlink.linking.choice.specific_icd`)
+        and combined with the other mentions of the same context (:func:`~clinlink.linking.choice.combination_icd`).
+        ``contexts`` (the mentions' sentences) serve the reranker, laterality and combinations. A vocabulary's
+        code needs ``code_threshold`` (or an exact name): a mention has no code in a vocabulary with nothing close."""
+        count = len(mentions)
+        contexts = list(contexts) if contexts is not None else [None] * count
+        presets = list(presets) if presets is not None else [None] * count
+        scores = list(detector_scores) if detector_scores is not None else [None] * count
+        settings = {"nil_threshold": nil_threshold, "exact_shortcut": exact_shortcut}
+        candidates = self.link(mentions, contexts, k, sources, within, groups, **settings)
+        chosen = [choose(self.kb, c, p, s, override_margin) for c, p, s in zip(candidates, presets, scores)]
+        roots = [within] if isinstance(within, str) else list(within or ())
+        best: dict[str, list[Candidate | None]] = {}
+        for vocabulary in dict.fromkeys(vocabulary_key(v) for v in vocabularies):
+            source = VOCABULARY_SOURCES.get(vocabulary, vocabulary)
+            vocabulary_roots = [r for r in roots if self.kb.get(r).source == source]
+            if (roots and not vocabulary_roots) or not len(self.allowed_rows([source], vocabulary_roots, groups)):
+                continue  # a vocabulary the KB (or this pipeline's subtree) does not hold
+            picks = [c if c is not None and self.kb.get(c.concept_id).source == source else None for c in chosen]
+            pending = [i for i, pick in enumerate(picks) if pick is None]
+            found = self.link(
+                [mentions[i] for i in pending], [contexts[i] for i in pending], k, [source], vocabulary_roots, groups, **settings
+            )
+            for i, vocabulary_candidates in zip(pending, found):
+                preset = presets[i] if presets[i] and self.kb.find(presets[i]) and self.kb.get(presets[i]).source == source else None
+                picks[i] = choose(self.kb, vocabulary_candidates, preset, scores[i], override_margin)
+            picks = [p if p is not None and (p.exact or p.score >= code_threshold) else None for p in picks]
+            if source == ICD10CM:
+                picks = self._specific_icd(picks, chosen, contexts, mentions)
+            best[vocabulary] = picks
+        return [
+            LinkedMention(chosen[i], candidates[i], self._vocabulary_codes(chosen[i], {v: picks[i] for v, picks in best.items()}))
+            for i in range(count)
+        ]
+
+    def _specific_icd(
+        self, picks: list[Candidate | None], chosen: list[Candidate | None], contexts: list[str | None], mentions: Sequence[str]
+    ) -> list[Candidate | None]:
+        """Each ICD-10-CM pick as its combination code with another mention of the same context, else its specific code."""
+        by_context: dict[str, list[tuple[int, str]]] = {}
+        for i, context in enumerate(contexts):
+            if context:
+                names = [mentions[i], *(c.name for c in (chosen[i], picks[i]) if c is not None)]
+                by_context.setdefault(context, []).extend((i, name) for name in names)
+        refined = []
+        for i, pick in enumerate(picks):
+            if pick is None:
+                refined.append(None)
+                continue
+            others = [name for j, name in by_context.get(contexts[i] or "", []) if j != i]
+            code = combination_icd(self.kb, pick.concept_id, others) if others else None
+            code = specific_icd(self.kb, code or pick.concept_id, side_context(mentions[i], contexts[i]))
+            refined.append(pick if code == pick.concept_id else Candidate(code, self.kb.get(code).name, pick.score, exact=pick.exact))
+        return refined
+
+    def _vocabulary_codes(self, primary: Candidate | None, picks: dict[str, Candidate | None]) -> dict[str, list[list]]:
+        """``{vocabulary: [[code, name, score], ...]}``: the linked pick of each vocabulary, then the
+        cross-references of the primary concept and the picks (score None)."""
+        codes: dict[str, list[list]] = {}
+        for vocabulary, pick in picks.items():
+            if pick is not None:
+                code = self.kb.codes(pick.concept_id).get(vocabulary, [pick.concept_id])[0]
+                codes[vocabulary] = [[code, pick.name, round(float(pick.score), 4)]]
+        linked = [c for c in (primary, *picks.values()) if c is not None]
+        for concept in dict.fromkeys(c.concept_id for c in linked):
+            for vocabulary, xrefs in self.kb.codes(concept).items():
+                if picks.get(vocabulary) is not None:
+                    continue  # the vocabulary's own pick answers for it
+                entries = codes.setdefault(vocabulary, [])
+                for code in xrefs:
+                    if all(entry[0] != code for entry in entries):
+                        named = self.kb.find(code if vocabulary == "HPO" else f"{vocabulary}:{code}")
+                        entries.append([code, named.name if named else None, None])
+        return codes
 
     def _retrieve_cached(self, mentions: Sequence[str], k: int, filters: tuple, shortcut: str) -> list[list[Candidate]]:
         """:meth:`retrieve` through an LRU cache of (mention, k, filters, shortcut) -> candidates; callers get copies."""
