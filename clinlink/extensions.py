@@ -16,6 +16,7 @@ Span (entities):
     assertion        present | absent | possible | conditional | hypothetical | family
     historical       True when the mention is about the past
     assertion_cues   [[start_char, end_char, cue text, category], ...] that decided it
+    expansion        the long form a clinical short form was read as ("SOB" -> "shortness of breath"), or None
 Doc:
     sections         [[start_char, end_char, section name, header text], ...]
     concept_set      ConceptSet as a dict (see clinlink.similarity)
@@ -39,6 +40,7 @@ SPAN_DEFAULTS: dict[str, object] = {
     "assertion": "present",
     "historical": False,
     "assertion_cues": None,
+    "expansion": None,
 }
 DOC_DEFAULTS: dict[str, object] = {"sections": None, "concept_set": None, "codes": None}
 

@@ -15,13 +15,16 @@ from dataclasses import dataclass, field
 
 from clinlink.kb import KnowledgeBase
 from clinlink.linking.candidates import Candidate
+from clinlink.linking.icd_names import core_name
 from clinlink.text.normalize import tokens
 
 ICD10CM = "ICD10CM"
 #: Score a code linked within one vocabulary needs unless it is an exact name (chosen on CodiEsp train, benchmarks/coding.py).
 CODE_THRESHOLD = 0.9
 #: Children that a mention saying nothing more stands for, best first.
-DEFAULT_CHILD = (re.compile(r"\bunspecified\b(?! (?:site|side|part))"), re.compile(r"\bwithout (?:complications?|mention)\b"), re.compile(r"\bunspecified\b"))
+DEFAULT_CHILD = (
+    re.compile(r",\s*unspecified\b|\bnos$"), re.compile(r"\bwithout (?:complications?|mention)$"), re.compile(r"\bunspecified\b"),
+)
 SIDES = {"left": re.compile(r"\bleft\b"), "right": re.compile(r"\bright\b"), "bilateral": re.compile(r"\bbilateral(?:ly)?\b|\bboth\b")}
 
 
@@ -76,7 +79,7 @@ def specific_icd(kb: KnowledgeBase, concept_id: str, context: str = "") -> str:
         children = [child for child in children if child.indexed]
         if not children:
             return current
-        following = _side_child(children, sides) or _default_child(children)
+        following = _side_child(children, sides) or _same_core_child(kb.get(current).name, children) or _default_child(children)
         if following is None:
             return current
         current = following
@@ -95,6 +98,14 @@ def _side_child(children: list, sides: list[str]) -> str | None:
         return None
     pattern = SIDES[sides[0]]
     matching = [child.id for child in children if pattern.search(child.name.lower())]
+    return matching[0] if len(matching) == 1 else None
+
+
+def _same_core_child(name: str, children: list) -> str | None:
+    """The one child whose title is the parent's with a default mark: "Pneumonia, unspecified organism" under
+    "Pneumonia"."""
+    core = core_name(name)[0]
+    matching = [child.id for child in children if core_name(child.name) == (core, 0)]
     return matching[0] if len(matching) == 1 else None
 
 

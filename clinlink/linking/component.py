@@ -212,7 +212,9 @@ class LinkerComponent:
         return docs
 
     def _query(self, span: Span) -> str:
-        """The text to link: the long form when the span is a known abbreviation."""
+        """The text to link: the expansion of a clinical short form, or the long form of an abbreviation defined in the text."""
+        if span._.expansion:
+            return span._.expansion
         if not self.use_abbreviations or not Doc.has_extension("abbreviations"):
             return span.text
         for short in span.doc._.abbreviations or ():

@@ -30,6 +30,7 @@ from clinlink.linking.choice import (
 from clinlink.linking.dense import DenseIndex
 from clinlink.linking.encoder import TextEncoder
 from clinlink.linking.filters import FilterCache
+from clinlink.linking.icd_names import icd_core_names
 from clinlink.linking.names import NameTable, matches_identity, record_identity, table_identity
 from clinlink.linking.sparse import SparseIndex
 from clinlink.memory import collector_paused
@@ -214,6 +215,8 @@ class Linker:
             if (roots and not vocabulary_roots) or not len(self.allowed_rows([source], vocabulary_roots, groups)):
                 continue  # a vocabulary the KB (or this pipeline's subtree) does not hold
             picks = [c if c is not None and self.kb.get(c.concept_id).source == source else None for c in chosen]
+            if source == ICD10CM:
+                picks = self._icd_core_picks(mentions, picks)
             pending = [i for i, pick in enumerate(picks) if pick is None]
             found = self.link(
                 [mentions[i] for i in pending], [contexts[i] for i in pending], k, [source], vocabulary_roots, groups, **settings
@@ -229,6 +232,16 @@ class Linker:
             LinkedMention(chosen[i], candidates[i], self._vocabulary_codes(chosen[i], {v: picks[i] for v, picks in best.items()}))
             for i in range(count)
         ]
+
+    def _icd_core_picks(self, mentions: Sequence[str], picks: list[Candidate | None]) -> list[Candidate | None]:
+        """Mentions that say an ICD-10-CM title's core ("fever" for "Fever NOS") get that code as an exact name."""
+        cores = icd_core_names(self.kb)
+        result = list(picks)
+        for i, pick in enumerate(picks):
+            code = cores.get(normalize(mentions[i])) if pick is None else None
+            if code is not None:
+                result[i] = Candidate(code, self.kb.get(code).name, 1.0, retrieved_by="exact", exact=True)
+        return result
 
     def _specific_icd(
         self, picks: list[Candidate | None], chosen: list[Candidate | None], contexts: list[str | None], mentions: Sequence[str]
