@@ -29,8 +29,9 @@ def fixture_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
 @pytest.fixture(scope="session")
 def default_kb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
     """The real default KB (HPO + ICD-10-CM from the installed packages), built once into a
-    temporary ``CLINLINK_HOME`` that stays set for the session, so ``load_kb()`` finds it too."""
-    home = tmp_path_factory.mktemp("clinlink_home")
+    temporary ``CLINLINK_HOME`` that stays set for the session, so ``load_kb()`` finds it too.
+    ``CLINLINK_TEST_HOME`` names a home to use instead (a developer's, with the linker's indexes built)."""
+    home = os.environ.get("CLINLINK_TEST_HOME") or tmp_path_factory.mktemp("clinlink_home")
     previous = os.environ.get("CLINLINK_HOME")
     os.environ["CLINLINK_HOME"] = str(home)
     try:

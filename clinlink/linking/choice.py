@@ -49,7 +49,8 @@ def choose(
     if kept is None or not _keep_preset(kept.id, detector_score, candidates, override_margin):
         return chosen
     score = next((c.score for c in candidates if c.concept_id == kept.id), None)
-    return Candidate(kept.id, kept.name, 1.0 if score is None else score, exact=score is None)
+    read_as_name = score is None or (detector_score is not None and detector_score >= 1.0)
+    return Candidate(kept.id, kept.name, 1.0 if score is None else score, exact=read_as_name)
 
 
 def _keep_preset(preset: str, detector_score: float | None, candidates: list[Candidate], override_margin: float) -> bool:
@@ -79,7 +80,7 @@ def specific_icd(kb: KnowledgeBase, concept_id: str, context: str = "") -> str:
         children = [child for child in children if child.indexed]
         if not children:
             return current
-        following = _side_child(children, sides) or _same_core_child(kb.get(current).name, children) or _default_child(children)
+        following = _side_child(children, sides) or _same_core_child(kb.get(current).name, children) or _default_child(kb.get(current).name, children)
         if following is None:
             return current
         current = following
@@ -109,12 +110,23 @@ def _same_core_child(name: str, children: list) -> str | None:
     return matching[0] if len(matching) == 1 else None
 
 
-def _default_child(children: list) -> str | None:
+def _default_child(parent_name: str, children: list) -> str | None:
+    """The one child that reads as the default: ", unspecified" / NOS, "without complications", "unspecified", one
+    "unspecified" more than the parent, or "without ..." (I25.1 -> I25.10 ... without angina pectoris)."""
     for pattern in DEFAULT_CHILD:
         matching = [child.id for child in children if pattern.search(child.name.lower())]
         if len(matching) == 1:
             return matching[0]
-    return None
+    more = _UNSPECIFIED.findall(parent_name.lower())
+    matching = [child.id for child in children if len(_UNSPECIFIED.findall(child.name.lower())) > len(more)]
+    if len(matching) == 1:
+        return matching[0]
+    matching = [child.id for child in children if _WITHOUT.search(child.name.lower())]
+    return matching[0] if len(matching) == 1 else None
+
+
+_UNSPECIFIED = re.compile(r"\bunspecified\b")
+_WITHOUT = re.compile(r"\bwithout\b")
 
 
 def combination_icd(kb: KnowledgeBase, concept_id: str, others: Sequence[str]) -> str | None:

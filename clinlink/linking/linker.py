@@ -216,7 +216,7 @@ class Linker:
                 continue  # a vocabulary the KB (or this pipeline's subtree) does not hold
             picks = [c if c is not None and self.kb.get(c.concept_id).source == source else None for c in chosen]
             if source == ICD10CM:
-                picks = self._icd_core_picks(mentions, picks)
+                picks = self._icd_core_picks(mentions, picks, chosen)
             pending = [i for i, pick in enumerate(picks) if pick is None]
             found = self.link(
                 [mentions[i] for i in pending], [contexts[i] for i in pending], k, [source], vocabulary_roots, groups, **settings
@@ -233,12 +233,19 @@ class Linker:
             for i in range(count)
         ]
 
-    def _icd_core_picks(self, mentions: Sequence[str], picks: list[Candidate | None]) -> list[Candidate | None]:
-        """Mentions that say an ICD-10-CM title's core ("fever" for "Fever NOS") get that code as an exact name."""
+    def _icd_core_picks(
+        self, mentions: Sequence[str], picks: list[Candidate | None], chosen: list[Candidate | None]
+    ) -> list[Candidate | None]:
+        """Mentions that say an ICD-10-CM title's core ("fever" for "Fever NOS"), or whose primary concept's name
+        does (a misspelt "pnuemonia" read as Pneumonia), get that code as an exact name."""
         cores = icd_core_names(self.kb)
         result = list(picks)
         for i, pick in enumerate(picks):
-            code = cores.get(normalize(mentions[i])) if pick is None else None
+            if pick is not None:
+                continue
+            code = cores.get(normalize(mentions[i]))
+            if code is None and chosen[i] is not None:
+                code = cores.get(normalize(chosen[i].name))
             if code is not None:
                 result[i] = Candidate(code, self.kb.get(code).name, 1.0, retrieved_by="exact", exact=True)
         return result

@@ -116,7 +116,7 @@ class MentionDetector:
 
         found = []
         for hit in self.shorthand.find(doc.text, sentence_of, self.domains):
-            span = doc.char_span(hit.start, hit.end)
+            span = doc.char_span(hit.start, hit.end) or _expanded_over_punctuation(doc, hit.start, hit.end)
             concept_id = self.kb.resolve(hit.sense.concept) if hit.sense.concept else self.expansion_concept(hit.sense.expansion)
             if span is None or concept_id is None or _in_header(doc, span):
                 continue
@@ -147,6 +147,15 @@ def resolve_overlaps(spans: list[Span], secondary: list[Span] = ()) -> list[Span
             kept.append(span)
             taken.update(range(span.start, span.end))
     return sorted(kept, key=lambda span: span.start)
+
+
+def _expanded_over_punctuation(doc: Doc, start: int, end: int) -> Span | None:
+    """The tokens around characters ``start``..``end`` when what they add is punctuation ("V." of "N/V.")."""
+    span = doc.char_span(start, end, alignment_mode="expand")
+    if span is None:
+        return None
+    extra = doc.text[span.start_char : start] + doc.text[end : span.end_char]
+    return span if all(not ch.isalnum() for ch in extra) else None
 
 
 def _in_header(doc: Doc, span: Span) -> bool:
