@@ -93,6 +93,8 @@ class Linker:
         self.filter_cache = filter_cache or FilterCache(None, None)
         self._allowed = lru_cache(maxsize=32)(self._filtered_rows)
         self._cache: OrderedDict[tuple, list[Candidate]] = OrderedDict()
+        self._concept_codes = lru_cache(maxsize=65_536)(self._codes_with_names)
+        self._source = lru_cache(maxsize=65_536)(lambda concept_id: self.kb.get(concept_id).source)
 
     # -- construction -------------------------------------------------------
     @classmethod
@@ -211,10 +213,10 @@ class Linker:
         best: dict[str, list[Candidate | None]] = {}
         for vocabulary in dict.fromkeys(vocabulary_key(v) for v in vocabularies):
             source = VOCABULARY_SOURCES.get(vocabulary, vocabulary)
-            vocabulary_roots = [r for r in roots if self.kb.get(r).source == source]
+            vocabulary_roots = [r for r in roots if self._source(r) == source]
             if (roots and not vocabulary_roots) or not len(self.allowed_rows([source], vocabulary_roots, groups)):
                 continue  # a vocabulary the KB (or this pipeline's subtree) does not hold
-            picks = [c if c is not None and self.kb.get(c.concept_id).source == source else None for c in chosen]
+            picks = [c if c is not None and self._source(c.concept_id) == source else None for c in chosen]
             if source == ICD10CM:
                 picks = self._icd_core_picks(mentions, picks, chosen)
             pending = [i for i, pick in enumerate(picks) if pick is None]
@@ -222,7 +224,7 @@ class Linker:
                 [mentions[i] for i in pending], [contexts[i] for i in pending], k, [source], vocabulary_roots, groups, **settings
             )
             for i, vocabulary_candidates in zip(pending, found):
-                preset = presets[i] if presets[i] and self.kb.find(presets[i]) and self.kb.get(presets[i]).source == source else None
+                preset = presets[i] if presets[i] and self.kb.find(presets[i]) and self._source(presets[i]) == source else None
                 picks[i] = choose(self.kb, vocabulary_candidates, preset, scores[i], override_margin)
             picks = [p if p is not None and (p.exact or p.score >= code_threshold) else None for p in picks]
             if source == ICD10CM:
@@ -273,22 +275,42 @@ class Linker:
     def _vocabulary_codes(self, primary: Candidate | None, picks: dict[str, Candidate | None]) -> dict[str, list[list]]:
         """``{vocabulary: [[code, name, score], ...]}``: the linked pick of each vocabulary, then the
         cross-references of the primary concept and the picks (score None)."""
-        codes: dict[str, list[list]] = {}
-        for vocabulary, pick in picks.items():
-            if pick is not None:
-                code = self.kb.codes(pick.concept_id).get(vocabulary, [pick.concept_id])[0]
-                codes[vocabulary] = [[code, pick.name, round(float(pick.score), 4)]]
-        linked = [c for c in (primary, *picks.values()) if c is not None]
-        for concept in dict.fromkeys(c.concept_id for c in linked):
-            for vocabulary, xrefs in self.kb.codes(concept).items():
+        key = (
+            primary.concept_id if primary is not None else None,
+            tuple((v, p.concept_id, p.name, round(float(p.score), 4)) if p is not None else (v,) for v, p in picks.items()),
+        )
+        return {vocabulary: [list(entry) for entry in entries] for vocabulary, entries in self._codes_of(key).items()}
+
+    @lru_cache(maxsize=65_536)  # noqa: B019 (one linker per process; the KB it reads never changes)
+    def _codes_of(self, key: tuple) -> dict[str, tuple[tuple, ...]]:
+        primary, picked = key
+        codes: dict[str, list] = {}
+        for vocabulary, *pick in picked:
+            if pick:
+                concept_id, name, score = pick
+                code = dict(self._concept_codes(concept_id)).get(vocabulary, ((concept_id, None),))[0][0]
+                codes[vocabulary] = [(code, name, score)]
+        picks = {vocabulary: pick[0] if pick else None for vocabulary, *pick in picked}
+        for concept in dict.fromkeys(c for c in (primary, *picks.values()) if c is not None):
+            for vocabulary, xrefs in self._concept_codes(concept):
                 if picks.get(vocabulary) is not None:
                     continue  # the vocabulary's own pick answers for it
                 entries = codes.setdefault(vocabulary, [])
-                for code in xrefs:
+                for code, name in xrefs:
                     if all(entry[0] != code for entry in entries):
-                        named = self.kb.find(code if vocabulary == "HPO" else f"{vocabulary}:{code}")
-                        entries.append([code, named.name if named else None, None])
-        return codes
+                        entries.append((code, name, None))
+        return {vocabulary: tuple(entries) for vocabulary, entries in codes.items()}
+
+    def _codes_with_names(self, concept_id: str) -> tuple[tuple[str, tuple[tuple[str, str | None], ...]], ...]:
+        """The concept's codes per vocabulary, each with its KB name when the KB holds that concept (cached)."""
+        result = []
+        for vocabulary, codes in self.kb.codes(concept_id).items():
+            named = []
+            for code in codes:
+                concept = self.kb.find(code if vocabulary == "HPO" else f"{vocabulary}:{code}")
+                named.append((code, concept.name if concept else None))
+            result.append((vocabulary, tuple(named)))
+        return tuple(result)
 
     def _retrieve_cached(self, mentions: Sequence[str], k: int, filters: tuple, shortcut: str) -> list[list[Candidate]]:
         """:meth:`retrieve` through an LRU cache of (mention, k, filters, shortcut) -> candidates; callers get copies."""
