@@ -46,6 +46,12 @@ def annotate(
     rerank: str = typer.Option(
         None, "--rerank", help="Rerank the candidates of unsafe links with a cross-encoder: 'default' (models/cross-encoder) or a model directory."
     ),
+    extra_names: Path = typer.Option(
+        None, "--extra-names", exists=True, dir_okay=False, help="YAML: concept id -> phrases the mention detector also reads as names of it."
+    ),
+    shorthand: Path = typer.Option(
+        None, "--shorthand", exists=True, dir_okay=False, help="YAML: your short forms and their senses, read after clinlink's (see clinlink/ner/shorthand.yaml)."
+    ),
 ) -> None:
     """Annotate every note of a folder or table; bad notes go to OUT/errors.jsonl and the run goes on."""
     from clinlink.batch import annotate as run_annotate
@@ -56,7 +62,11 @@ def annotate(
     options = RunOptions(max_chars=max_chars, batch_size=batch_size, n_process=n_process, shard_size=shard_size, log_text=log_text)
     if rerank and "linker" in exclude:
         raise typer.BadParameter("--rerank needs the linker; it is excluded", param_hint="--rerank")
-    spec = PipelineSpec.of(pipeline, exclude, **({"linker": {"reranker": rerank}} if rerank else {}))
+    overrides: dict[str, dict] = {"linker": {"reranker": rerank}} if rerank else {}
+    ner = {"extra_names": str(extra_names.resolve()) if extra_names else None, "extra_shorthand": str(shorthand.resolve()) if shorthand else None}
+    if any(ner.values()):
+        overrides["ner"] = {key: value for key, value in ner.items() if value}
+    spec = PipelineSpec.of(pipeline, exclude, **overrides)
     columns = (
         TextColumn("[bold]annotating"), BarColumn(), MofNCompleteColumn(), NotesPerSecond(),
         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
