@@ -16,6 +16,11 @@ JSON_FIELDS = ("codes", "candidates", "assertion_cues")
 MENTION_COLUMNS = ("id",) + ENTITY_FIELDS
 
 
+def code_strings(entries: list | tuple | None) -> list[str]:
+    """The codes of one vocabulary's ``span._.codes`` entries (``[code, name, score]``), in order."""
+    return [str(entry[0]) if isinstance(entry, (list, tuple)) else str(entry) for entry in entries or ()]
+
+
 def entity_record(span: Span) -> dict[str, Any]:
     """One mention: character offsets, label, section, assertion and linked concept."""
     ext = span._  # one accessor for all the extension reads

@@ -19,7 +19,7 @@ from typing import IO, Any
 from spacy.tokens import Doc
 
 from clinlink.errors import ConfigError
-from clinlink.io.records import MENTION_COLUMNS, doc_record, mention_rows
+from clinlink.io.records import MENTION_COLUMNS, code_strings, doc_record, mention_rows
 
 DOC_ID_KEY = "clinlink_id"  # doc.user_data key holding the note id in DocBin output
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -195,7 +195,7 @@ def _brat_note(span) -> str:
         parts.append(f"section={span._.section}")
     for system, codes in (span._.codes or {}).items():
         if codes:
-            parts.append(f"{system}={','.join(map(str, codes))}")
+            parts.append(f"{system}={','.join(code_strings(codes))}")
     return "; ".join(parts).replace("\t", " ").replace("\n", " ")
 
 

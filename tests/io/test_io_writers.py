@@ -21,17 +21,18 @@ def test_doc_record_holds_offsets_sections_assertions_and_concepts(annotated_doc
     effusion, cardiomegaly, asthma = record["entities"]
     assert (effusion["start"], effusion["end"], effusion["text"]) == (13, 29, "pleural\neffusion")
     assert effusion["section"] == "findings" and effusion["assertion"] == "absent"
-    assert effusion["codes"] == {"ICD10CM": ["J90"], "UMLS": ["C0032227"]}
+    assert effusion["codes"] == {"ICD10CM": [["J90", "Pleural effusion, not elsewhere classified", 0.93]], "UMLS": [["C0032227", None, None]]}
     assert effusion["candidates"][1] == ["HP:0100760", "Pleural fluid", 0.41]
     assert cardiomegaly["assertion"] == "present" and cardiomegaly["historical"] is False
     assert asthma["section"] == "family_history" and asthma["assertion"] == "family" and asthma["historical"] is True
+    assert record["codes"]["ICD10CM"][0]["code"] == "I51.7"  # doc._.codes, the document's ranked codes
     assert json.loads(json.dumps(record)) == record
 
 
 def test_mention_rows_flatten_nested_values_to_json(annotated_doc):
     rows = mention_rows(doc_record("n1", annotated_doc))
     assert len(rows) == 3 and rows[0]["id"] == "n1"
-    assert json.loads(rows[0]["codes"]) == {"ICD10CM": ["J90"], "UMLS": ["C0032227"]}
+    assert json.loads(rows[0]["codes"])["ICD10CM"][0][0] == "J90"
     assert rows[1]["codes"] is None
 
 
