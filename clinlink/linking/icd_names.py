@@ -21,9 +21,10 @@ from clinlink.text.normalize import normalize
 _PARENTHESES = re.compile(r"\s*[\(\[][^)\]]*[\)\]]")
 _UNSPECIFIED_TAIL = re.compile(
     r",\s*(?:unspecified|site not specified|not specified|unspecified site|unspecified organism|unspecified type|"
-    r"unspecified as to .*)$|\s+NOS$",
+    r"unspecified as to .*|acquired)$|\s+NOS$",
     re.IGNORECASE,
 )
+_ABNORMAL_HEAD = re.compile(r"^abnormal\s+(?!results?\b|findings?\b)", re.IGNORECASE)
 _NEC_TAIL = re.compile(r",\s*not elsewhere classified$", re.IGNORECASE)
 
 
@@ -46,6 +47,8 @@ def core_names(name: str) -> tuple[list[str], int]:
     for modifier in re.findall(r"\(([^()]*)\)", text):
         if modifier and "," not in modifier and len(modifier.split()) <= 2:
             keys.append(normalize(f"{modifier} {bare}"))
+    if _ABNORMAL_HEAD.match(bare):
+        keys.append(normalize(_ABNORMAL_HEAD.sub("", bare)))  # "Abnormal weight loss" is what "weight loss" means
     return [key for key in dict.fromkeys(keys) if key], mark
 
 
