@@ -95,6 +95,7 @@ class Linker:
         self._cache: OrderedDict[tuple, list[Candidate]] = OrderedDict()
         self._concept_codes = lru_cache(maxsize=65_536)(self._codes_with_names)
         self._source = lru_cache(maxsize=65_536)(lambda concept_id: self.kb.get(concept_id).source)
+        self._names = lru_cache(maxsize=65_536)(lambda concept_id: tuple(self.kb.names(concept_id)))
 
     # -- construction -------------------------------------------------------
     @classmethod
@@ -239,7 +240,8 @@ class Linker:
         self, mentions: Sequence[str], picks: list[Candidate | None], chosen: list[Candidate | None]
     ) -> list[Candidate | None]:
         """Mentions that say an ICD-10-CM title's core ("fever" for "Fever NOS"), or whose primary concept's name
-        does (a misspelt "pnuemonia" read as Pneumonia), get that code as an exact name."""
+        or one of its synonyms does (a misspelt "pnuemonia" read as Pneumonia; "diabetes mellitus" read as HPO's
+        Diabetes mellitus, whose synonym "Diabetes" is ICD-10-CM's "diabetes NOS"), get that code as an exact name."""
         cores = icd_core_names(self.kb)
         result = list(picks)
         for i, pick in enumerate(picks):
@@ -247,7 +249,7 @@ class Linker:
                 continue
             code = cores.get(normalize(mentions[i]))
             if code is None and chosen[i] is not None:
-                code = cores.get(normalize(chosen[i].name))
+                code = next(filter(None, (cores.get(normalize(name)) for name in self._names(chosen[i].concept_id))), None)
             if code is not None:
                 result[i] = Candidate(code, self.kb.get(code).name, 1.0, retrieved_by="exact", exact=True)
         return result
