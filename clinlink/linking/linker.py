@@ -95,7 +95,7 @@ class Linker:
         self._cache: OrderedDict[tuple, list[Candidate]] = OrderedDict()
         self._concept_codes = lru_cache(maxsize=65_536)(self._codes_with_names)
         self._source = lru_cache(maxsize=65_536)(lambda concept_id: self.kb.get(concept_id).source)
-        self._names = lru_cache(maxsize=65_536)(lambda concept_id: tuple(self.kb.names(concept_id)))
+        self._names = lru_cache(maxsize=65_536)(self._exact_names)
 
     # -- construction -------------------------------------------------------
     @classmethod
@@ -229,6 +229,8 @@ class Linker:
                 picks[i] = choose(self.kb, vocabulary_candidates, preset, scores[i], override_margin)
             picks = [p if p is not None and (p.exact or p.score >= code_threshold) else None for p in picks]
             if source == ICD10CM:
+                picks = self._icd_core_picks(mentions, picks, chosen, synonyms=True)
+            if source == ICD10CM:
                 picks = self._specific_icd(picks, chosen, contexts, mentions)
             best[vocabulary] = picks
         return [
@@ -237,22 +239,29 @@ class Linker:
         ]
 
     def _icd_core_picks(
-        self, mentions: Sequence[str], picks: list[Candidate | None], chosen: list[Candidate | None]
+        self, mentions: Sequence[str], picks: list[Candidate | None], chosen: list[Candidate | None], synonyms: bool = False
     ) -> list[Candidate | None]:
         """Mentions that say an ICD-10-CM title's core ("fever" for "Fever NOS"), or whose primary concept's name
-        or one of its synonyms does (a misspelt "pnuemonia" read as Pneumonia; "diabetes mellitus" read as HPO's
-        Diabetes mellitus, whose synonym "Diabetes" is ICD-10-CM's "diabetes NOS"), get that code as an exact name."""
+        does (a misspelt "pnuemonia" read as Pneumonia), get that code as an exact name; with ``synonyms``, the
+        primary concept's exact synonyms are tried instead (for mentions retrieval found no code for)."""
         cores = icd_core_names(self.kb)
         result = list(picks)
         for i, pick in enumerate(picks):
             if pick is not None:
                 continue
-            code = cores.get(normalize(mentions[i]))
-            if code is None and chosen[i] is not None:
-                code = next(filter(None, (cores.get(normalize(name)) for name in self._names(chosen[i].concept_id))), None)
+            names = [mentions[i]] if not synonyms else []
+            if chosen[i] is not None:
+                names += self._names(chosen[i].concept_id)[1:] if synonyms else [chosen[i].name]
+            code = next(filter(None, (cores.get(normalize(name)) for name in names)), None)
             if code is not None:
                 result[i] = Candidate(code, self.kb.get(code).name, 1.0, retrieved_by="exact", exact=True)
         return result
+
+    def _exact_names(self, concept_id: str) -> tuple[str, ...]:
+        """The concept's preferred name and its exact synonyms (not related or broad ones: "Heartburn" is no
+        name of Gastroesophageal reflux)."""
+        concept = self.kb.get(concept_id)
+        return (concept.name, *(s.name for s in concept.synonyms if s.kind == "EXACT"))
 
     def _specific_icd(
         self, picks: list[Candidate | None], chosen: list[Candidate | None], contexts: list[str | None], mentions: Sequence[str]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from clinlink.ner.matcher import find_matches
 from clinlink.ner.shorthand import DEFAULT_SHORTHAND, ShorthandLexicon
 from clinlink.ner.words import DocTokens, span_words
 from clinlink.text.normalize import stem, tokens
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = {
     "kb": None,
@@ -84,6 +87,10 @@ class MentionDetector:
         self.shorthand = shorthand
         self.domains = frozenset(domains)
         self._expansions: dict[str, str | None] = {}
+        for form, (_, senses) in (shorthand.forms.items() if shorthand is not None else ()):
+            unresolved = [s.expansion for s in senses if not s.concept and self.expansion_concept(s.expansion) is None]
+            if unresolved:
+                log.debug("shorthand %r: %s names no concept of this pipeline (no mention)", form, ", ".join(unresolved))
 
     def __call__(self, doc: Doc) -> Doc:
         spans: list[Span] = []
