@@ -136,9 +136,9 @@ def test_short_form_without_its_context_is_no_mention(clinical, sentence):
 
 RADIOLOGY = {
     "FINDINGS: Small left effusion. No pneumothorax.": [("effusion", "J90", "HP:0002202", "present"), ("pneumothorax", "J93.9", "HP:0002107", "absent")],
-    "Right lower lobe consolidation concerning for pneumonia.": [("consolidation", None, "HP:0032177", "present"), ("pneumonia", "J18.9", "HP:0002090", "possible")],
-    "Patchy infiltrates in both lungs.": [("infiltrates", None, "HP:0002113", "present")],
-    "Bibasilar opacities, likely atelectasis.": [("opacities", None, "HP:0031457", "present"), ("atelectasis", "J98.11", "HP:0100750", "possible")],
+    "Small bilateral effusions with bibasilar atelectasis.": [("effusions", "J90", "HP:0002202", "present"), ("atelectasis", "J98.11", "HP:0100750", "present")],
+    "IMPRESSION: No effusion.": [("effusion", "J90", "HP:0002202", "absent")],
+    "Right lower lobe pneumonia, possible effusion.": [("pneumonia", "J18.9", "HP:0002090", "present"), ("effusion", "J90", "HP:0002202", "possible")],
 }
 
 
