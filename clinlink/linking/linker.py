@@ -230,7 +230,6 @@ class Linker:
             picks = [p if p is not None and (p.exact or p.score >= code_threshold) else None for p in picks]
             if source == ICD10CM:
                 picks = self._icd_core_picks(mentions, picks, chosen, synonyms=True)
-            if source == ICD10CM:
                 picks = self._specific_icd(picks, chosen, contexts, mentions)
             best[vocabulary] = picks
         return [
@@ -258,8 +257,7 @@ class Linker:
         return result
 
     def _exact_names(self, concept_id: str) -> tuple[str, ...]:
-        """The concept's preferred name and its exact synonyms (not related or broad ones: "Heartburn" is no
-        name of Gastroesophageal reflux)."""
+        """The concept's preferred name and its EXACT synonyms (not related, broad or abbreviations)."""
         concept = self.kb.get(concept_id)
         return (concept.name, *(s.name for s in concept.synonyms if s.kind == "EXACT"))
 
