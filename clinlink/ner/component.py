@@ -18,7 +18,7 @@ from clinlink.ner.dictionary import DEFAULT_STOP_NAMES, ConceptFilter, MentionDi
 from clinlink.ner.variants import DEFAULT_VARIANTS
 from clinlink.ner.fuzzy import FuzzyMatcher
 from clinlink.ner.matcher import find_matches
-from clinlink.ner.shorthand import DEFAULT_SHORTHAND, ShorthandLexicon
+from clinlink.ner.shorthand import DEFAULT_SHORTHAND, Sense, ShorthandLexicon
 from clinlink.ner.words import DocTokens, span_words
 from clinlink.text.normalize import stem, tokens
 
@@ -84,11 +84,12 @@ class MentionDetector:
             kb, concept_filter, tuple(prefer_sources), tuple(synonym_kinds), stop_names, extra_names, fuzzy, fuzzy_min_score
         )
         self.keep_existing = keep_existing
+        self.concept_filter = concept_filter
         self.shorthand = shorthand
         self.domains = frozenset(domains)
         self._expansions: dict[str, str | None] = {}
         for form, (_, senses) in (shorthand.forms.items() if shorthand is not None else ()):
-            unresolved = [s.expansion for s in senses if not s.concept and self.expansion_concept(s.expansion) is None]
+            unresolved = [s.expansion for s in senses if self.sense_concept(s) is None]
             if unresolved:
                 log.debug("shorthand %r: %s names no concept of this pipeline (no mention)", form, ", ".join(unresolved))
 
@@ -124,7 +125,7 @@ class MentionDetector:
         found = []
         for hit in self.shorthand.find(doc.text, sentence_of, self.domains):
             span = doc.char_span(hit.start, hit.end) or _expanded_over_punctuation(doc, hit.start, hit.end)
-            concept_id = self.kb.resolve(hit.sense.concept) if hit.sense.concept else self.expansion_concept(hit.sense.expansion)
+            concept_id = self.sense_concept(hit.sense)
             if span is None or concept_id is None or _in_header(doc, span):
                 continue
             concept = self.kb.get(concept_id)
@@ -133,6 +134,16 @@ class MentionDetector:
             span._.expansion = hit.sense.expansion
             found.append(span)
         return found
+
+    def sense_concept(self, sense: Sense) -> str | None:
+        """The concept a shorthand sense stands for in this pipeline: its ``concept`` when the pipeline's concept
+        filter allows it, else what the dictionary reads its expansion as (None: no mention)."""
+        if not sense.concept:
+            return self.expansion_concept(sense.expansion)
+        if sense.concept not in self._expansions:
+            allowed = self.concept_filter.allows(self.kb, sense.concept)
+            self._expansions[sense.concept] = self.kb.resolve(sense.concept) if allowed else None
+        return self._expansions[sense.concept]
 
     def expansion_concept(self, expansion: str) -> str | None:
         """The concept the detector's dictionary gives an expansion's words (None: no KB name says it)."""

@@ -169,3 +169,11 @@ def test_users_add_their_own_short_forms_and_names(default_kb, tmp_path):
     found = {ent.text: ent for ent in doc.ents}
     assert found["PUD"]._.expansion == "peptic ulcer" and icd(found["PUD"]).startswith("K27")
     assert found["air hunger"]._.concept_id == "HP:0002094"
+
+
+def test_a_sense_keeps_to_the_concepts_of_its_pipeline(default_kb):
+    text = "Hx of HIV and infection. STEMI last year. Pt c/o SOB."
+    phenotype = clinlink.load("phenotype", exclude=("linker",))(text)
+    assert [(ent.text, ent._.concept_id) for ent in phenotype.ents] == [("SOB", "HP:0002094")]  # HPO's subtree only
+    clinical = clinlink.load("clinical", exclude=("linker",))(text)
+    assert {ent.text: ent._.concept_id for ent in clinical.ents}["STEMI"] == "ICD10CM:I21.3"
