@@ -9,14 +9,21 @@ Span (entities):
     concept_name     preferred name of the linked concept
     score            linking score in [0, 1]
     candidates       [[concept_id, name, score], ...], best first
-    codes            {"UMLS": [...], "SNOMEDCT": [...], "ICD10CM": [...], "HPO": [...]}
+    codes            {vocabulary: [[code, name, score], ...]}: the best code linked in each target vocabulary
+                     (score set), then cross-references of the chosen concepts (score None), e.g.
+                     {"ICD10CM": [["R31.9", "Hematuria, unspecified", 0.93]], "HPO": [["HP:0000790", "Hematuria", 1.0]],
+                      "UMLS": [["C0018965", None, None]]}
     assertion        present | absent | possible | conditional | hypothetical | family
     historical       True when the problem began before this encounter (past or long-standing)
     resolved         True when it happened and is over now ("headache resolved"; assertion stays present)
     assertion_cues   [[start_char, end_char, cue text, category], ...] that decided it
+    expansion        the long form a clinical short form was read as ("SOB" -> "shortness of breath"), or None
 Doc:
     sections         [[start_char, end_char, section name, header text], ...]
     concept_set      ConceptSet as a dict (see clinlink.similarity)
+    codes            {vocabulary: [{"code", "name", "score", "mentions": [[start_char, end_char, text], ...]}, ...]}:
+                     the document's linked codes, ranked and deduplicated, without absent, family and
+                     hypothetical mentions (see clinlink.linking.component.document_codes)
 """
 
 from __future__ import annotations
@@ -35,8 +42,9 @@ SPAN_DEFAULTS: dict[str, object] = {
     "historical": False,
     "resolved": False,
     "assertion_cues": None,
+    "expansion": None,
 }
-DOC_DEFAULTS: dict[str, object] = {"sections": None, "concept_set": None}
+DOC_DEFAULTS: dict[str, object] = {"sections": None, "concept_set": None, "codes": None}
 
 
 def section_at(sections: list | tuple | None, char: int) -> list | tuple | None:

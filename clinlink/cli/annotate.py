@@ -53,6 +53,12 @@ def annotate(
     ),
     db: str = typer.Option(None, "--db", help="--format omop: write NOTE_NLP into this database (sqlite:///notes.db, postgresql://user@host/db)."),
     omop_vocab: Path = typer.Option(None, "--omop-vocab", help="--format omop: Athena vocabulary folder (CONCEPT.csv) for OMOP concept ids (else 0)."),
+    extra_names: Path = typer.Option(
+        None, "--extra-names", exists=True, dir_okay=False, help="YAML: concept id -> phrases the mention detector also reads as names of it."
+    ),
+    shorthand: Path = typer.Option(
+        None, "--shorthand", exists=True, dir_okay=False, help="YAML: your short forms and their senses, read after clinlink's (see clinlink/ner/shorthand.yaml)."
+    ),
 ) -> None:
     """Annotate every note of a folder or table; bad notes go to OUT/errors.jsonl and the run goes on."""
     from clinlink.batch import annotate as run_annotate
@@ -66,7 +72,11 @@ def annotate(
     options = RunOptions(max_chars=max_chars, batch_size=batch_size, n_process=n_process, shard_size=shard_size, log_text=log_text)
     if rerank and "linker" in exclude:
         raise typer.BadParameter("--rerank needs the linker; it is excluded", param_hint="--rerank")
-    spec = PipelineSpec.of(pipeline, exclude, **({"linker": {"reranker": rerank}} if rerank else {}))
+    overrides: dict[str, dict] = {"linker": {"reranker": rerank}} if rerank else {}
+    ner = {"extra_names": str(extra_names.resolve()) if extra_names else None, "extra_shorthand": str(shorthand.resolve()) if shorthand else None}
+    if any(ner.values()):
+        overrides["ner"] = {key: value for key, value in ner.items() if value}
+    spec = PipelineSpec.of(pipeline, exclude, **overrides)
     pipeline_name = Path(pipeline).stem if pipeline else "clinical"
     writer_options = WriterOptions(db=db, omop_vocab=None if omop_vocab is None else str(omop_vocab), nlp_system=f"clinlink {__version__} ({pipeline_name})")
     text_cols = text_columns(text_col)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from clinlink.io.records import code_strings
+
 BIOC_SOURCE = "clinlink"
 
 
@@ -45,7 +47,7 @@ def annotation_infons(entity: dict[str, Any]) -> dict[str, str]:
         infons["score"] = f"{float(entity['score']):.4f}"
     for vocabulary, codes in (entity["codes"] or {}).items():
         if codes:
-            infons[vocabulary] = ",".join(map(str, codes))
+            infons[vocabulary] = ",".join(code_strings(codes))
     return infons
 
 

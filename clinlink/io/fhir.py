@@ -26,6 +26,8 @@ import base64
 import uuid
 from typing import Any
 
+from clinlink.io.records import code_strings
+
 SYSTEMS = {
     "ICD10CM": "http://hl7.org/fhir/sid/icd-10-cm",
     "SNOMEDCT": "http://snomed.info/sct",
@@ -107,7 +109,7 @@ def mention_resource(note_id: str, entity: dict[str, Any], document_url: str) ->
 def codeable_concept(entity: dict[str, Any]) -> dict[str, Any]:
     """Codings in every known vocabulary of the mention (the linked concept's own code first, with its name)."""
     concept_id = entity.get("concept_id")
-    codes = entity.get("codes") or {}
+    codes = {vocabulary: code_strings(entries) for vocabulary, entries in (entity.get("codes") or {}).items()}
     own = _own_code(concept_id)
     codings = []
     if own is not None and own[1] not in codes.get(own[0], []):

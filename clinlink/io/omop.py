@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from clinlink.errors import ClinlinkError, SourceFormatError
+from clinlink.io.records import code_strings
 
 NOTE_NLP_COLUMNS = (
     "note_nlp_id", "note_id", "section_concept_id", "snippet", "offset", "lexical_variant",
@@ -185,7 +186,7 @@ def _codes(entity: dict[str, Any]) -> list[tuple[str, str]]:
     elif prefix in OMOP_VOCABULARIES and code:
         found.append((prefix, code))
     for vocabulary in OMOP_VOCABULARIES:
-        for code in (entity.get("codes") or {}).get(vocabulary, []):
+        for code in code_strings((entity.get("codes") or {}).get(vocabulary)):
             if (vocabulary, str(code)) not in found:
                 found.append((vocabulary, str(code)))
     return found

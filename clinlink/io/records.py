@@ -16,6 +16,20 @@ JSON_FIELDS = ("codes", "candidates", "assertion_cues")
 MENTION_COLUMNS = ("id",) + ENTITY_FIELDS
 
 
+def code_strings(entries: list | tuple | None) -> list[str]:
+    """The codes of one vocabulary's ``span._.codes`` entries (``[code, name, score]``), in order."""
+    return [str(entry[0]) if isinstance(entry, (list, tuple)) else str(entry) for entry in entries or ()]
+
+
+def code_entry(entry: list | tuple | str) -> dict[str, Any]:
+    """One ``span._.codes`` entry (``[code, name, score]``; a cross-reference has no score) as a struct."""
+    if not isinstance(entry, (list, tuple)):
+        return {"code": str(entry), "name": None, "score": None}
+    name = entry[1] if len(entry) > 1 else None
+    score = entry[2] if len(entry) > 2 else None
+    return {"code": str(entry[0]), "name": name, "score": None if score is None else float(score)}
+
+
 def entity_record(span: Span) -> dict[str, Any]:
     """One mention: character offsets, label, section, assertion and linked concept."""
     ext = span._  # one accessor for all the extension reads
@@ -39,13 +53,16 @@ def entity_record(span: Span) -> dict[str, Any]:
 
 
 def doc_record(doc_id: str, doc: Doc) -> dict[str, Any]:
-    """One document: id, text, sections, entities (and the concept set when the pipeline makes one)."""
+    """One document: id, text, sections, entities, the document's codes (``doc._.codes``, when the pipeline
+    links) and the concept set (when the pipeline makes one)."""
     record: dict[str, Any] = {
         "id": doc_id,
         "text": doc.text,
         "sections": doc._.sections or [],
         "entities": [entity_record(span) for span in doc.ents],
     }
+    if doc._.codes is not None:
+        record["codes"] = doc._.codes
     if doc._.concept_set is not None:
         record["concept_set"] = doc._.concept_set
     return record
@@ -72,7 +89,7 @@ def note_row(record: dict[str, Any] | None, note_id: str, error: str | None = No
 
 
 def mention_rows(record: dict[str, Any], nested: bool = True) -> list[dict[str, Any]]:
-    """One row per mention. ``nested``: codes as {vocabulary: [codes]}, candidates and cues as lists of
+    """One row per mention. ``nested``: codes as {vocabulary: [{code, name, score}]}, candidates and cues as lists of
     dicts (Parquet maps and structs); otherwise those values as JSON text (CSV)."""
     rows = []
     for entity in record["entities"]:
@@ -96,5 +113,5 @@ def _nested(field: str, value: Any) -> Any:
     if field == "assertion_cues":
         return [{"start": int(c[0]), "end": int(c[1]), "cue": c[2], "category": c[3]} for c in value]
     if field == "codes":
-        return {vocabulary: [str(code) for code in codes] for vocabulary, codes in value.items()}
+        return {vocabulary: [code_entry(entry) for entry in entries or ()] for vocabulary, entries in value.items()}
     return value

@@ -10,6 +10,7 @@ import yaml
 from spacy import displacy
 from spacy.tokens import Doc, Span
 
+from clinlink.io.records import code_strings
 from clinlink.io.writers import atomic_write_text
 
 COLORS_FILE = Path(__file__).with_name("render.yaml")
@@ -26,7 +27,7 @@ def mention_label(span: Span) -> str:
     concept = f"{span._.concept_id} {span._.concept_name or ''}".strip() if span._.concept_id else f"{span.label_} (unlinked)"
     status = [span._.assertion or "present"] + (["historical"] if span._.historical else []) + (["resolved"] if span._.resolved else [])
     codes = "; ".join(
-        f"{system} {' '.join(map(str, values[:CODES_SHOWN]))}" for system, values in (span._.codes or {}).items() if values
+        f"{system} {' '.join(code_strings(values)[:CODES_SHOWN])}" for system, values in (span._.codes or {}).items() if values
     )
     return f"{concept} [{', '.join(status)}]" + (f" {codes}" if codes else "")
 

@@ -20,7 +20,7 @@ from typing import IO, Any
 from spacy.tokens import Doc
 
 from clinlink.errors import ConfigError
-from clinlink.io.records import MENTION_COLUMNS, NOTE_COLUMNS, doc_record, mention_rows, note_row
+from clinlink.io.records import MENTION_COLUMNS, NOTE_COLUMNS, code_strings, doc_record, mention_rows, note_row
 
 DOC_ID_KEY = "clinlink_id"  # doc.user_data key holding the note id in DocBin output
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -147,7 +147,7 @@ class TableWriter(ShardWriter):
 
 
 class ParquetWriter(TableWriter):
-    """Parquet tables; codes are a map of vocabulary to code lists, candidates and cues lists of structs."""
+    """Parquet tables; codes are a map of vocabulary to lists of {code, name, score}, candidates and cues lists of structs."""
 
     suffix = ".parquet"
     nested = True
@@ -186,7 +186,7 @@ def mention_schema():
 
     types = {
         "start": pa.int64(), "end": pa.int64(), "historical": pa.bool_(), "resolved": pa.bool_(), "score": pa.float64(),
-        "codes": pa.map_(pa.string(), pa.list_(pa.string())),
+        "codes": pa.map_(pa.string(), pa.list_(pa.struct([("code", pa.string()), ("name", pa.string()), ("score", pa.float64())]))),
         "candidates": pa.list_(pa.struct([("concept_id", pa.string()), ("name", pa.string()), ("score", pa.float64())])),
         "assertion_cues": pa.list_(pa.struct([("start", pa.int64()), ("end", pa.int64()), ("cue", pa.string()), ("category", pa.string())])),
     }
@@ -270,7 +270,7 @@ def _brat_note(span) -> str:
         parts.append(f"section={span._.section}")
     for system, codes in (span._.codes or {}).items():
         if codes:
-            parts.append(f"{system}={','.join(map(str, codes))}")
+            parts.append(f"{system}={','.join(code_strings(codes))}")
     return "; ".join(parts).replace("\t", " ").replace("\n", " ")
 
 

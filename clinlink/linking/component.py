@@ -1,7 +1,9 @@
 """spaCy component ``clinlink_linker``: links every ``doc.ents`` span to a KB concept.
 
 Sets ``span._.concept_id``, ``concept_name``, ``score``, ``candidates``
-(``[[id, name, score], ...]``) and ``codes``; NIL spans get ``concept_id`` None.
+(``[[id, name, score], ...]``) and ``codes`` (the best code of each target vocabulary, linked within that
+vocabulary alone, see :meth:`Linker.annotate`), and ``doc._.codes`` (see :func:`document_codes`); NIL spans
+get ``concept_id`` None. The choice of the concept is :func:`clinlink.linking.choice.choose`.
 Short forms found by scispaCy's ``abbreviation_detector`` are linked through
 their long form. A concept id already set by the mention detector is kept
 unless the linker's top candidate is an exact name match of another concept.
@@ -22,7 +24,8 @@ from spacy.tokens import Doc, Span
 
 from clinlink.extensions import register_extensions
 from clinlink.kb.shared import shared_kb
-from clinlink.linking.candidates import NIL_THRESHOLD, Candidate
+from clinlink.linking.candidates import NIL_THRESHOLD
+from clinlink.linking.choice import CODE_THRESHOLD, vocabulary_key
 
 if TYPE_CHECKING:  # the linker pulls in faiss and torch: imported on first use only
     from clinlink.kb import KnowledgeBase
@@ -71,6 +74,8 @@ def _load_reranker(kb: KnowledgeBase, reranker: str | None) -> CrossEncoderReran
         "exact_shortcut": "sparse",
         "threads": 1,
         "reranker": None,
+        "vocabularies": None,
+        "code_threshold": CODE_THRESHOLD,
     },
 )
 def make_linker(
@@ -90,6 +95,8 @@ def make_linker(
     exact_shortcut: str,
     threads: int | None,
     reranker: str | None,
+    vocabularies: list[str] | None,
+    code_threshold: float,
 ) -> LinkerComponent:
     """Settings: ``kb`` (compiled KB dir or ontology config name; None: the default KB),
     ``encoder`` (model dir; None: the default), ``k`` candidates kept, filters
@@ -99,13 +106,17 @@ def make_linker(
     KB name keeps that concept and needs no dense search; "vector" gives it dense alternatives too),
     ``threads``: threads of torch, OpenMP and BLAS (process-wide, see :func:`limit_threads`; None: their defaults),
     ``reranker``: a cross-encoder directory, or "default" for the packaged cross-encoder, that reranks the
-    candidates of mentions whose retrieval margin is not safe, with the sentence as context (None: no reranking)."""
+    candidates of mentions whose retrieval margin is not safe, with the sentence as context (None: no reranking),
+    ``vocabularies``: the vocabularies each mention is also linked in, each on its own, for ``span._.codes``
+    (e.g. ``[ICD10CM, HPO, SNOMEDCT, UMLS]``; those the KB lacks are skipped; None: the ``sources``),
+    ``code_threshold``: the score a code linked within one vocabulary needs unless it is an exact name."""
     register_extensions()
     linker = load_linker(kb, encoder, sparse, reranker)
     if threads:
         limit_threads(threads)
     return LinkerComponent(
-        linker, k, sources, within, groups, nil_threshold, use_abbreviations, override_margin, batch_size, exact_shortcut
+        linker, k, sources, within, groups, nil_threshold, use_abbreviations, override_margin, batch_size, exact_shortcut,
+        vocabularies, code_threshold,
     )
 
 
@@ -138,6 +149,8 @@ class LinkerComponent:
         override_margin: float = 0.1,
         batch_size: int = 2048,
         exact_shortcut: str = "sparse",
+        vocabularies: list[str] | None = None,
+        code_threshold: float = CODE_THRESHOLD,
     ):
         self.linker = linker
         self.k = k
@@ -147,6 +160,8 @@ class LinkerComponent:
         self.override_margin = override_margin
         self.batch_size = batch_size
         self.exact_shortcut = exact_shortcut
+        self.code_threshold = code_threshold
+        self.vocabularies = list(dict.fromkeys(vocabulary_key(v) for v in (vocabularies or sources or ("ICD10CM", "HPO"))))
 
     def __call__(self, doc: Doc) -> Doc:
         self._link_docs([doc])
@@ -172,17 +187,34 @@ class LinkerComponent:
 
     def _link_docs(self, docs: list[Doc]) -> list[Doc]:
         spans = [span for doc in docs for span in doc.ents]
-        texts = [self._query(span) for span in spans]
-        contexts = [span.sent.text if span.doc.has_annotation("SENT_START") else None for span in spans]
-        results = self.linker.link(
-            texts, contexts, k=self.k, nil_threshold=self.nil_threshold, exact_shortcut=self.exact_shortcut, **self.filters
+        linked = self.linker.annotate(
+            [self._query(span) for span in spans],
+            [span.sent.text if span.doc.has_annotation("SENT_START") else None for span in spans],
+            k=self.k,
+            vocabularies=self.vocabularies,
+            nil_threshold=self.nil_threshold,
+            exact_shortcut=self.exact_shortcut,
+            presets=[span._.concept_id for span in spans],
+            detector_scores=[span._.score for span in spans],
+            override_margin=self.override_margin,
+            code_threshold=self.code_threshold,
+            **self.filters,
         )
-        for span, candidates in zip(spans, results):
-            self._annotate(span, candidates)
+        for span, link in zip(spans, linked):
+            span._.candidates = [candidate.as_list() for candidate in link.candidates]
+            chosen = link.concept
+            span._.concept_id = None if chosen is None else chosen.concept_id
+            span._.concept_name = None if chosen is None else chosen.name
+            span._.score = None if chosen is None else round(float(chosen.score), 4)
+            span._.codes = link.codes or None
+        for doc in docs:
+            doc._.codes = document_codes(doc)
         return docs
 
     def _query(self, span: Span) -> str:
-        """The text to link: the long form when the span is a known abbreviation."""
+        """The text to link: the expansion of a clinical short form, or the long form of an abbreviation defined in the text."""
+        if span._.expansion:
+            return span._.expansion
         if not self.use_abbreviations or not Doc.has_extension("abbreviations"):
             return span.text
         for short in span.doc._.abbreviations or ():
@@ -191,38 +223,32 @@ class LinkerComponent:
                 return long_form or span.text
         return span.text
 
-    def _annotate(self, span: Span, candidates: list[Candidate]) -> None:
-        chosen = candidates[0] if candidates else None
-        preset = span._.concept_id
-        if preset is not None and self._keep_preset(preset, span._.score, candidates):
-            kept = self.linker.kb.find(preset)
-            if kept is not None:
-                score = next((c.score for c in candidates if c.concept_id == kept.id), None)
-                chosen = Candidate(kept.id, kept.name, 1.0 if score is None else score)
-        span._.candidates = [candidate.as_list() for candidate in candidates]
-        if chosen is None:
-            span._.concept_id = span._.concept_name = span._.score = span._.codes = None
-            return
-        span._.concept_id = chosen.concept_id
-        span._.concept_name = chosen.name
-        span._.score = round(float(chosen.score), 4)
-        span._.codes = self.linker.codes(chosen.concept_id)
 
-    def _keep_preset(self, preset: str, detector_score: float | None, candidates: list[Candidate]) -> bool:
-        """Keep the mention detector's concept unless the linker is clearly sure of another one."""
-        resolved = self.linker.kb.resolve(preset)
-        if not candidates or candidates[0].concept_id == resolved:
-            return True
-        top = candidates[0]
-        preset_candidate = next((c for c in candidates if c.concept_id == resolved), None)
-        if preset_candidate is not None and preset_candidate.exact:
-            return True  # both are exact names ("Cardiomegaly" in HPO and ICD-10-CM): the detector's source order decides
-        if top.exact:
-            return False
-        if detector_score is None or detector_score >= 1.0:
-            return True  # a dictionary match, not a fuzzy one: the detector read the name, the linker scores near names
-        preset_score = preset_candidate.score if preset_candidate is not None else candidates[-1].score
-        return top.score < preset_score + self.override_margin
+#: Assertions whose mentions a document's codes leave out.
+NOT_CODED = ("absent", "family", "hypothetical")
+
+
+def document_codes(doc: Doc) -> dict[str, list[dict]] | None:
+    """``doc._.codes``: per vocabulary, the linked codes of the document's mentions that are not absent, family
+    or hypothetical, deduplicated and ranked (best mention score, then mention count, then first position), each
+    ``{"code", "name", "score", "mentions": [[start_char, end_char, text], ...]}``."""
+    found: dict[str, dict[str, dict]] = {}
+    for span in doc.ents:
+        if span._.assertion in NOT_CODED or not span._.codes:
+            continue
+        for vocabulary, entries in span._.codes.items():
+            code, name, score = entries[0]
+            if score is None:
+                continue  # a cross-reference, not a code linked in this vocabulary
+            entry = found.setdefault(vocabulary, {}).setdefault(code, {"code": code, "name": name, "score": score, "mentions": []})
+            entry["score"] = max(entry["score"], score)
+            entry["mentions"].append([span.start_char, span.end_char, span.text])
+    if not found:
+        return None
+    return {
+        vocabulary: sorted(entries.values(), key=lambda e: (-e["score"], -len(e["mentions"]), e["mentions"][0][0]))
+        for vocabulary, entries in found.items()
+    }
 
 
 def _abbreviation(short: Any) -> tuple[int, int, str | None]:

@@ -25,9 +25,13 @@ from clinlink.kb import KnowledgeBase
 from clinlink.kb.compiled import atomic_directory, register_artifact
 from clinlink.kb.knowledge_base import XREF_ALIASES
 from clinlink.linking.candidates import NIL_THRESHOLD, Candidate, Reranker, merge, rank, rerank_gated, search_concepts
+from clinlink.linking.choice import (
+    CODE_THRESHOLD, ICD10CM, VOCABULARY_SOURCES, LinkedMention, choose, combination_icd, side_context, specific_icd, vocabulary_key,
+)
 from clinlink.linking.dense import DenseIndex
 from clinlink.linking.encoder import TextEncoder
 from clinlink.linking.filters import FilterCache
+from clinlink.linking.icd_names import icd_core_names
 from clinlink.linking.name_vectors import name_vectors
 from clinlink.linking.names import NameTable, matches_identity, record_identity, table_identity
 from clinlink.linking.sparse import SparseIndex
@@ -92,6 +96,9 @@ class Linker:
         self.filter_cache = filter_cache or FilterCache(None, None)
         self._allowed = lru_cache(maxsize=32)(self._filtered_rows)
         self._cache: OrderedDict[tuple, list[Candidate]] = OrderedDict()
+        self._concept_codes = lru_cache(maxsize=65_536)(self._codes_with_names)
+        self._source = lru_cache(maxsize=65_536)(lambda concept_id: self.kb.get(concept_id).source)
+        self._names = lru_cache(maxsize=65_536)(self._exact_names)
 
     # -- construction -------------------------------------------------------
     @classmethod
@@ -175,6 +182,147 @@ class Linker:
         if self.reranker is not None:
             results = rerank_gated(self.reranker, mentions, contexts, results)
         return [candidates[:k] if candidates and candidates[0].score >= threshold else [] for candidates in results]
+
+    def annotate(
+        self,
+        mentions: Sequence[str],
+        contexts: Sequence[str | None] | None = None,
+        k: int = 5,
+        vocabularies: Sequence[str] = ("ICD10CM", "HPO"),
+        sources: Sequence[str] | None = None,
+        within: str | Sequence[str] | None = None,
+        groups: Sequence[str] | None = None,
+        nil_threshold: float | None = None,
+        exact_shortcut: str | None = None,
+        presets: Sequence[str | None] | None = None,
+        detector_scores: Sequence[float | None] | None = None,
+        override_margin: float = 0.1,
+        code_threshold: float = CODE_THRESHOLD,
+    ) -> list[LinkedMention]:
+        """Links each mention as the pipeline's linker component does: the primary concept (see
+        :func:`~clinlink.linking.choice.choose`; ``presets`` are the mention detector's concepts and
+        ``detector_scores`` its match scores) and, in each of ``vocabularies`` the KB holds, the best code
+        ranked within that vocabulary alone, ICD-10-CM made specific (:func:`~clinlink.linking.choice.specific_icd`)
+        and combined with the other mentions of the same context (:func:`~clinlink.linking.choice.combination_icd`).
+        ``contexts`` (the mentions' sentences) serve the reranker, laterality and combinations. A vocabulary's
+        code needs ``code_threshold`` (or an exact name): a mention has no code in a vocabulary with nothing close."""
+        count = len(mentions)
+        contexts = list(contexts) if contexts is not None else [None] * count
+        presets = list(presets) if presets is not None else [None] * count
+        scores = list(detector_scores) if detector_scores is not None else [None] * count
+        settings = {"nil_threshold": nil_threshold, "exact_shortcut": exact_shortcut}
+        candidates = self.link(mentions, contexts, k, sources, within, groups, **settings)
+        chosen = [choose(self.kb, c, p, s, override_margin) for c, p, s in zip(candidates, presets, scores)]
+        roots = [within] if isinstance(within, str) else list(within or ())
+        best: dict[str, list[Candidate | None]] = {}
+        for vocabulary in dict.fromkeys(vocabulary_key(v) for v in vocabularies):
+            source = VOCABULARY_SOURCES.get(vocabulary, vocabulary)
+            vocabulary_roots = [r for r in roots if self._source(r) == source]
+            if (roots and not vocabulary_roots) or not len(self.allowed_rows([source], vocabulary_roots, groups)):
+                continue  # a vocabulary the KB (or this pipeline's subtree) does not hold
+            picks = [c if c is not None and self._source(c.concept_id) == source else None for c in chosen]
+            if source == ICD10CM:
+                picks = self._icd_core_picks(mentions, picks, chosen)
+            pending = [i for i, pick in enumerate(picks) if pick is None]
+            found = self.link(
+                [mentions[i] for i in pending], [contexts[i] for i in pending], k, [source], vocabulary_roots, groups, **settings
+            )
+            for i, vocabulary_candidates in zip(pending, found):
+                preset = presets[i] if presets[i] and self.kb.find(presets[i]) and self._source(presets[i]) == source else None
+                picks[i] = choose(self.kb, vocabulary_candidates, preset, scores[i], override_margin)
+            picks = [p if p is not None and (p.exact or p.score >= code_threshold) else None for p in picks]
+            if source == ICD10CM:
+                picks = self._icd_core_picks(mentions, picks, chosen, synonyms=True)
+                picks = self._specific_icd(picks, chosen, contexts, mentions)
+            best[vocabulary] = picks
+        return [
+            LinkedMention(chosen[i], candidates[i], self._vocabulary_codes(chosen[i], {v: picks[i] for v, picks in best.items()}))
+            for i in range(count)
+        ]
+
+    def _icd_core_picks(
+        self, mentions: Sequence[str], picks: list[Candidate | None], chosen: list[Candidate | None], synonyms: bool = False
+    ) -> list[Candidate | None]:
+        """Mentions that say an ICD-10-CM title's core ("fever" for "Fever NOS"), or whose primary concept's name
+        does (a misspelt "pnuemonia" read as Pneumonia), get that code as an exact name; with ``synonyms``, the
+        primary concept's exact synonyms are tried instead (for mentions retrieval found no code for)."""
+        cores = icd_core_names(self.kb)
+        result = list(picks)
+        for i, pick in enumerate(picks):
+            if pick is not None:
+                continue
+            names = [mentions[i]] if not synonyms else []
+            if chosen[i] is not None:
+                names += self._names(chosen[i].concept_id)[1:] if synonyms else [chosen[i].name]
+            code = next(filter(None, (cores.get(normalize(name)) for name in names)), None)
+            if code is not None:
+                result[i] = Candidate(code, self.kb.get(code).name, 1.0, retrieved_by="exact", exact=True)
+        return result
+
+    def _exact_names(self, concept_id: str) -> tuple[str, ...]:
+        """The concept's preferred name and its EXACT synonyms (not related, broad or abbreviations)."""
+        concept = self.kb.get(concept_id)
+        return (concept.name, *(s.name for s in concept.synonyms if s.kind == "EXACT"))
+
+    def _specific_icd(
+        self, picks: list[Candidate | None], chosen: list[Candidate | None], contexts: list[str | None], mentions: Sequence[str]
+    ) -> list[Candidate | None]:
+        """Each ICD-10-CM pick as its combination code with another mention of the same context, else its specific code."""
+        by_context: dict[str, list[tuple[int, str]]] = {}
+        for i, context in enumerate(contexts):
+            if context:
+                names = [mentions[i], *(c.name for c in (chosen[i], picks[i]) if c is not None)]
+                by_context.setdefault(context, []).extend((i, name) for name in names)
+        refined = []
+        for i, pick in enumerate(picks):
+            if pick is None:
+                refined.append(None)
+                continue
+            others = [name for j, name in by_context.get(contexts[i] or "", []) if j != i]
+            code = combination_icd(self.kb, pick.concept_id, others) if others else None
+            code = specific_icd(self.kb, code or pick.concept_id, side_context(mentions[i], contexts[i]))
+            refined.append(pick if code == pick.concept_id else Candidate(code, self.kb.get(code).name, pick.score, exact=pick.exact))
+        return refined
+
+    def _vocabulary_codes(self, primary: Candidate | None, picks: dict[str, Candidate | None]) -> dict[str, list[list]]:
+        """``{vocabulary: [[code, name, score], ...]}``: the linked pick of each vocabulary, then the
+        cross-references of the primary concept and the picks (score None)."""
+        key = (
+            primary.concept_id if primary is not None else None,
+            tuple((v, p.concept_id, p.name, round(float(p.score), 4)) if p is not None else (v,) for v, p in picks.items()),
+        )
+        return {vocabulary: [list(entry) for entry in entries] for vocabulary, entries in self._codes_of(key).items()}
+
+    @lru_cache(maxsize=65_536)  # noqa: B019 (one linker per process; the KB it reads never changes)
+    def _codes_of(self, key: tuple) -> dict[str, tuple[tuple, ...]]:
+        primary, picked = key
+        codes: dict[str, list] = {}
+        for vocabulary, *pick in picked:
+            if pick:
+                concept_id, name, score = pick
+                code = dict(self._concept_codes(concept_id)).get(vocabulary, ((concept_id, None),))[0][0]
+                codes[vocabulary] = [(code, name, score)]
+        picks = {vocabulary: pick[0] if pick else None for vocabulary, *pick in picked}
+        for concept in dict.fromkeys(c for c in (primary, *picks.values()) if c is not None):
+            for vocabulary, xrefs in self._concept_codes(concept):
+                if picks.get(vocabulary) is not None:
+                    continue  # the vocabulary's own pick answers for it
+                entries = codes.setdefault(vocabulary, [])
+                for code, name in xrefs:
+                    if all(entry[0] != code for entry in entries):
+                        entries.append((code, name, None))
+        return {vocabulary: tuple(entries) for vocabulary, entries in codes.items()}
+
+    def _codes_with_names(self, concept_id: str) -> tuple[tuple[str, tuple[tuple[str, str | None], ...]], ...]:
+        """The concept's codes per vocabulary, each with its KB name when the KB holds that concept (cached)."""
+        result = []
+        for vocabulary, codes in self.kb.codes(concept_id).items():
+            named = []
+            for code in codes:
+                concept = self.kb.find(code if vocabulary == "HPO" else f"{vocabulary}:{code}")
+                named.append((code, concept.name if concept else None))
+            result.append((vocabulary, tuple(named)))
+        return tuple(result)
 
     def _retrieve_cached(self, mentions: Sequence[str], k: int, filters: tuple, shortcut: str) -> list[list[Candidate]]:
         """:meth:`retrieve` through an LRU cache of (mention, k, filters, shortcut) -> candidates; callers get copies."""

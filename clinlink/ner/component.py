@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,7 +18,11 @@ from clinlink.ner.dictionary import DEFAULT_STOP_NAMES, ConceptFilter, MentionDi
 from clinlink.ner.variants import DEFAULT_VARIANTS
 from clinlink.ner.fuzzy import FuzzyMatcher
 from clinlink.ner.matcher import find_matches
+from clinlink.ner.shorthand import DEFAULT_SHORTHAND, Sense, ShorthandLexicon
 from clinlink.ner.words import DocTokens, span_words
+from clinlink.text.normalize import stem, tokens
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = {
     "kb": None,
@@ -33,6 +38,9 @@ DEFAULT_CONFIG = {
     "fuzzy": True,
     "fuzzy_min_score": 88.0,
     "keep_existing": True,
+    "shorthand": True,
+    "extra_shorthand": None,
+    "domains": [],
 }
 
 
@@ -67,11 +75,23 @@ def _code_digest() -> str:
 class MentionDetector:
     """Finds KB names in each sentence; entities carry ``span._.concept_id`` and a group label."""
 
-    def __init__(self, kb: str | None, concept_filter: ConceptFilter, prefer_sources: list[str], synonym_kinds: list[str], stop_names: str | None, extra_names: str | None, fuzzy: bool, fuzzy_min_score: float, keep_existing: bool):
+    def __init__(
+        self, kb: str | None, concept_filter: ConceptFilter, prefer_sources: list[str], synonym_kinds: list[str],
+        stop_names: str | None, extra_names: str | None, fuzzy: bool, fuzzy_min_score: float, keep_existing: bool,
+        shorthand: ShorthandLexicon | None = None, domains: tuple[str, ...] = (),
+    ):
         self.kb, self.dictionary, self.fuzzy = _matchers(
             kb, concept_filter, tuple(prefer_sources), tuple(synonym_kinds), stop_names, extra_names, fuzzy, fuzzy_min_score
         )
         self.keep_existing = keep_existing
+        self.concept_filter = concept_filter
+        self.shorthand = shorthand
+        self.domains = frozenset(domains)
+        self._expansions: dict[str, str | None] = {}
+        for form, (_, senses) in (shorthand.forms.items() if shorthand is not None else ()):
+            unresolved = [s.expansion for s in senses if self.sense_concept(s) is None]
+            if unresolved:
+                log.debug("shorthand %r: %s names no concept of this pipeline (no mention)", form, ", ".join(unresolved))
 
     def __call__(self, doc: Doc) -> Doc:
         spans: list[Span] = []
@@ -88,10 +108,72 @@ class MentionDetector:
                 span._.concept_name = concept.name
                 span._.score = match.score
                 spans.append(span)
-        spans.extend(abbreviation_mentions(doc, spans))
         existing = list(doc.ents) if self.keep_existing else []
-        doc.ents = filter_spans(existing + spans) if existing else spans
+        shorthand = self.shorthand_mentions(doc) if self.shorthand is not None else []
+        doc.ents = resolve_overlaps(shorthand + existing + spans, abbreviation_mentions(doc, spans))
         return doc
+
+    def shorthand_mentions(self, doc: Doc) -> list[Span]:
+        """Short forms read as their expansion's concept (``span._.expansion`` set); they win over a dictionary
+        match of the same tokens ("effusion" on a chest film is a pleural effusion)."""
+        has_sentences = doc.has_annotation("SENT_START")
+
+        def sentence_of(start: int, end: int) -> str:
+            span = doc.char_span(start, end, alignment_mode="expand")
+            return span.sent.text if has_sentences and span is not None else doc.text
+
+        found = []
+        for hit in self.shorthand.find(doc.text, sentence_of, self.domains):
+            span = doc.char_span(hit.start, hit.end) or _expanded_over_punctuation(doc, hit.start, hit.end)
+            concept_id = self.sense_concept(hit.sense)
+            if span is None or concept_id is None or _in_header(doc, span):
+                continue
+            concept = self.kb.get(concept_id)
+            span = Span(doc, span.start, span.end, label=concept.group or "CONCEPT")
+            span._.concept_id, span._.concept_name, span._.score = concept.id, concept.name, 1.0
+            span._.expansion = hit.sense.expansion
+            found.append(span)
+        return found
+
+    def sense_concept(self, sense: Sense) -> str | None:
+        """The concept a shorthand sense stands for in this pipeline: its ``concept`` when the pipeline's concept
+        filter allows it, else what the dictionary reads its expansion as (None: no mention)."""
+        if not sense.concept:
+            return self.expansion_concept(sense.expansion)
+        if sense.concept not in self._expansions:
+            allowed = self.concept_filter.allows(self.kb, sense.concept)
+            self._expansions[sense.concept] = self.kb.resolve(sense.concept) if allowed else None
+        return self._expansions[sense.concept]
+
+    def expansion_concept(self, expansion: str) -> str | None:
+        """The concept the detector's dictionary gives an expansion's words (None: no KB name says it)."""
+        if expansion not in self._expansions:
+            key = tuple(stem(token) for token in tokens(expansion))
+            hit = self.dictionary.lookup(key) if key else None
+            self._expansions[expansion] = hit[0][0] if hit else None
+        return self._expansions[expansion]
+
+
+def resolve_overlaps(spans: list[Span], secondary: list[Span] = ()) -> list[Span]:
+    """The one place overlapping candidate spans are resolved before ``doc.ents`` is set: among ``spans`` the
+    longest wins (then the earliest, spaCy's ``filter_spans``); a ``secondary`` span (an abbreviation's short
+    form) is kept only where no kept span has a token of it. No text makes this raise spaCy's E1010."""
+    kept = filter_spans(spans)
+    taken = {token for span in kept for token in range(span.start, span.end)}
+    for span in filter_spans(list(secondary)):
+        if taken.isdisjoint(range(span.start, span.end)):
+            kept.append(span)
+            taken.update(range(span.start, span.end))
+    return sorted(kept, key=lambda span: span.start)
+
+
+def _expanded_over_punctuation(doc: Doc, start: int, end: int) -> Span | None:
+    """The tokens around characters ``start``..``end`` when what they add is punctuation ("V." of "N/V.")."""
+    span = doc.char_span(start, end, alignment_mode="expand")
+    if span is None:
+        return None
+    extra = doc.text[span.start_char : start] + doc.text[end : span.end_char]
+    return span if all(not ch.isalnum() for ch in extra) else None
 
 
 def _in_header(doc: Doc, span: Span) -> bool:
@@ -126,14 +208,19 @@ def make_ner(
     nlp: Language, name: str, kb: str | None, sources: list[str], groups: list[str], semantic_types: list[str],
     within: list[str], exclude: list[str], prefer_sources: list[str], synonym_kinds: list[str],
     stop_names: str | None, extra_names: str | None, fuzzy: bool, fuzzy_min_score: float, keep_existing: bool,
+    shorthand: bool, extra_shorthand: str | None, domains: list[str],
 ) -> MentionDetector:
     """``kb``: compiled KB dir or ontology config name (None = default). ``sources``, ``groups``,
-    ``semantic_types``, ``within`` (subtree roots) and ``exclude`` choose the concepts matched."""
+    ``semantic_types``, ``within`` (subtree roots) and ``exclude`` choose the concepts matched.
+    ``extra_names``: a YAML mapping concept id -> phrases matched as names of it. ``shorthand``: read clinical
+    short forms (``clinlink/ner/shorthand.yaml``); ``extra_shorthand``: a user's lexicon of the same shape, read
+    after it; ``domains``: the senses of these domains apply (the radiology pipeline: ``[chest]``)."""
     register_extensions()
     concept_filter = ConceptFilter(tuple(sources), tuple(groups), tuple(semantic_types), tuple(within), tuple(exclude))
+    lexicon = ShorthandLexicon.load((DEFAULT_SHORTHAND, _resolve_path(extra_shorthand))) if shorthand else None
     return MentionDetector(
         kb, concept_filter, prefer_sources, synonym_kinds, _resolve_path(stop_names), _resolve_path(extra_names),
-        fuzzy, fuzzy_min_score, keep_existing,
+        fuzzy, fuzzy_min_score, keep_existing, lexicon, tuple(domains),
     )
 
 

@@ -46,6 +46,22 @@ class ConceptFilter:
             allowed -= kb.descendants(excluded) | {kb.require(excluded)}
         return allowed
 
+    def allows(self, kb: KnowledgeBase, concept_id: str) -> bool:
+        """Whether one concept passes the filter (what :meth:`allowed_ids` holds, without listing them all)."""
+        concept = kb.find(concept_id)
+        if concept is None or not concept.indexed or concept.obsolete:
+            return False
+        if self.sources and concept.source.upper() not in {s.upper() for s in self.sources}:
+            return False
+        if (self.groups and concept.group not in self.groups) or (
+            self.semantic_types and not set(self.semantic_types).intersection(concept.semantic_types)
+        ):
+            return False
+        above = kb.ancestors(concept.id) | {concept.id}
+        if self.within and not any(kb.require(root) in above for root in self.within):
+            return False
+        return not any(kb.require(excluded) in above for excluded in self.exclude)
+
 
 @dataclass
 class MentionDictionary:

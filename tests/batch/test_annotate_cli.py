@@ -253,3 +253,19 @@ def test_rerank_switches_on_the_linkers_cross_encoder(cli, notes_dir, tmp_path, 
     assert excluded.exit_code == 2 and "needs the linker" in excluded.output
     no_linker = cli("annotate", notes_dir, "-o", tmp_path / "none", "--pipeline", test_pipeline, "--rerank", "default")
     assert no_linker.exit_code == 1 and "no component named 'linker'" in no_linker.output
+
+
+def test_users_add_short_forms_and_names_from_the_command_line(cli, tmp_path, test_pipeline, records_of, make_notes):
+    notes = make_notes(tmp_path / "notes", {"a.txt": "FINDINGS: Small PLEF. Water on the lung again."})
+    lexicon = tmp_path / "shorthand.yaml"
+    lexicon.write_text("PLEF: {senses: [{expansion: pleural effusion}]}\n", encoding="utf-8")
+    names = tmp_path / "names.yaml"
+    names.write_text("HP:9000002: [water on the lung]\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = cli("annotate", notes, "-o", out, "--pipeline", test_pipeline, "--shorthand", lexicon, "--extra-names", names)
+    assert result.exit_code == 0, result.output
+    entities = {e["text"]: e for e in records_of(out)[0]["entities"]}
+    assert entities["PLEF"]["concept_id"] == "HP:9000002"
+    assert entities["Water on the lung"]["concept_id"] == "HP:9000002"
+    missing = cli("annotate", notes, "-o", tmp_path / "out2", "--pipeline", test_pipeline, "--shorthand", tmp_path / "nope.yaml")
+    assert missing.exit_code != 0 and "nope.yaml" in missing.output

@@ -20,7 +20,7 @@ def annotated_doc() -> Doc:
     effusion = doc.char_span(13, 29, label="DISO")
     effusion._.concept_id, effusion._.concept_name, effusion._.score = "HP:0002202", "Pleural effusion", 0.97
     effusion._.assertion = "absent"
-    effusion._.codes = {"ICD10CM": ["J90"], "UMLS": ["C0032227"]}
+    effusion._.codes = {"ICD10CM": [["J90", "Pleural effusion, not elsewhere classified", 0.93]], "UMLS": [["C0032227", None, None]]}
     effusion._.candidates = [["HP:0002202", "Pleural effusion", 0.97], ["HP:0100760", "Pleural fluid", 0.41]]
     cardiomegaly = doc.char_span(36, 48, label="DISO")
     cardiomegaly._.concept_id, cardiomegaly._.concept_name, cardiomegaly._.score = "HP:0001640", "Cardiomegaly", 1.0
@@ -28,6 +28,7 @@ def annotated_doc() -> Doc:
     asthma._.concept_id, asthma._.concept_name = "HP:0002099", "Asthma"
     asthma._.assertion, asthma._.historical = "family", True
     doc.ents = [effusion, cardiomegaly, asthma]
+    doc._.codes = {"ICD10CM": [{"code": "I51.7", "name": "Cardiomegaly", "score": 1.0, "mentions": [[36, 48, "cardiomegaly"]]}]}
     assert [span.text for span in doc.ents] == ["pleural\neffusion", "cardiomegaly", "asthma"]
     return doc
 

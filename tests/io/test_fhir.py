@@ -82,3 +82,14 @@ def test_clinical_status_of_present_conditions_follows_the_temporality(historica
     found = condition.get("clinicalStatus", {}).get("coding", [{}])[0].get("code")
     assert found == status
     assert {"url": "resolved", "valueBoolean": resolved} in condition["extension"][0]["extension"]
+
+
+def test_codes_linked_per_vocabulary_give_the_same_codings_as_bare_codes():
+    """``span._.codes`` entries are ``[code, name, score]`` (cross-references without a score) or bare codes."""
+    bare = {"ICD10CM": ["R31.9"], "UMLS": ["C0018965"]}
+    linked = {"ICD10CM": [["R31.9", "Hematuria, unspecified", 0.93]], "UMLS": [["C0018965", None, None]]}
+    codings = []
+    for codes in (bare, linked):
+        record = {"id": "n1", "text": "Hematuria.", "entities": [entity("Hematuria", 0, "present", "HP:0000790", codes)]}
+        codings.append(validate(note_bundle(record))[1]["code"]["coding"])
+    assert codings[0] == codings[1] and {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "R31.9"} in codings[1]

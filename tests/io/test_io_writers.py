@@ -21,23 +21,27 @@ def test_doc_record_holds_offsets_sections_assertions_and_concepts(annotated_doc
     effusion, cardiomegaly, asthma = record["entities"]
     assert (effusion["start"], effusion["end"], effusion["text"]) == (13, 29, "pleural\neffusion")
     assert effusion["section"] == "findings" and effusion["assertion"] == "absent"
-    assert effusion["codes"] == {"ICD10CM": ["J90"], "UMLS": ["C0032227"]}
+    assert effusion["codes"] == {"ICD10CM": [["J90", "Pleural effusion, not elsewhere classified", 0.93]], "UMLS": [["C0032227", None, None]]}
     assert effusion["candidates"][1] == ["HP:0100760", "Pleural fluid", 0.41]
     assert cardiomegaly["assertion"] == "present" and cardiomegaly["historical"] is False
     assert asthma["section"] == "family_history" and asthma["assertion"] == "family" and asthma["historical"] is True
+    assert record["codes"]["ICD10CM"][0]["code"] == "I51.7"  # doc._.codes, the document's ranked codes
     assert json.loads(json.dumps(record)) == record
 
 
 def test_mention_rows_flatten_nested_values_to_json_for_csv(annotated_doc):
     rows = mention_rows(doc_record("n1", annotated_doc), nested=False)
     assert len(rows) == 3 and rows[0]["id"] == "n1"
-    assert json.loads(rows[0]["codes"]) == {"ICD10CM": ["J90"], "UMLS": ["C0032227"]}
+    assert json.loads(rows[0]["codes"])["ICD10CM"][0][0] == "J90"
     assert rows[1]["codes"] is None
 
 
 def test_mention_rows_keep_nested_values_as_structs_for_parquet(annotated_doc):
     rows = mention_rows(doc_record("n1", annotated_doc))
-    assert rows[0]["codes"] == {"ICD10CM": ["J90"], "UMLS": ["C0032227"]}
+    assert rows[0]["codes"] == {
+        "ICD10CM": [{"code": "J90", "name": "Pleural effusion, not elsewhere classified", "score": 0.93}],
+        "UMLS": [{"code": "C0032227", "name": None, "score": None}],  # a cross-reference: no score of its own
+    }
     assert rows[0]["candidates"][1] == {"concept_id": "HP:0100760", "name": "Pleural fluid", "score": 0.41}
 
 
@@ -91,7 +95,7 @@ def test_tables_have_a_row_per_note_and_per_mention(tmp_path, annotated_doc, fmt
     assert list(mentions["concept_id"]) == ["HP:0002202", "HP:0001640", "HP:0002099"]
     assert mentions["start"].dtype == "int64" and mentions["historical"].tolist() == [False, False, True]
     if fmt == "csv":
-        assert json.loads(mentions["codes"][0]) == {"ICD10CM": ["J90"], "UMLS": ["C0032227"]}
+        assert json.loads(mentions["codes"][0]) == {"ICD10CM": [["J90", "Pleural effusion, not elsewhere classified", 0.93]], "UMLS": [["C0032227", None, None]]}
         return
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -101,7 +105,10 @@ def test_tables_have_a_row_per_note_and_per_mention(tmp_path, annotated_doc, fmt
     assert pa.types.is_struct(table.schema.field("candidates").type.value_type)
     assert pa.types.is_struct(table.schema.field("assertion_cues").type.value_type)
     first = table.slice(0, 1).to_pylist()[0]
-    assert dict(first["codes"]) == {"ICD10CM": ["J90"], "UMLS": ["C0032227"]}
+    assert dict(first["codes"]) == {
+        "ICD10CM": [{"code": "J90", "name": "Pleural effusion, not elsewhere classified", "score": 0.93}],
+        "UMLS": [{"code": "C0032227", "name": None, "score": None}],
+    }
     assert first["candidates"][0] == {"concept_id": "HP:0002202", "name": "Pleural effusion", "score": 0.97}
 
 

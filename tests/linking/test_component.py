@@ -29,7 +29,9 @@ def test_links_gold_entities_and_sets_plain_attributes(tiny_kb, tiny_model_dir):
     doc = nlp.get_pipe("clinlink_linker")(doc)
     heart, effusion = doc.ents
     assert heart._.concept_id == "HP:0001640" and heart._.concept_name == "Cardiomegaly" and heart._.score == 1.0
-    assert heart._.codes == {"HPO": ["HP:0001640"], "UMLS": ["C0018800"]}
+    # per vocabulary: the linked code with its score, then cross-references (score None); no ICD-10-CM code
+    # scores the code threshold for "enlarged heart" in this KB, so it has none
+    assert heart._.codes == {"HPO": [["HP:0001640", "Cardiomegaly", 1.0]], "UMLS": [["C0018800", None, None]]}
     assert effusion._.concept_id in {"HP:0002202", "ICD10CM:J90"}
     assert isinstance(heart._.candidates, list) and heart._.candidates[0] == ["HP:0001640", "Cardiomegaly", 1.0]
     assert len(heart._.candidates) == 3
@@ -106,3 +108,34 @@ def test_threads_setting_caps_torch_openmp_and_blas(tiny_kb, tiny_model_dir):
         assert set(pools.values()) == {1}, pools
         assert torch.get_num_threads() == 1
     torch.set_num_threads(torch_threads)
+
+
+def test_each_vocabulary_is_linked_on_its_own_and_the_python_api_reproduces_it(tiny_kb, tiny_model_dir):
+    from clinlink.linking.component import load_linker
+
+    nlp = make_nlp(tiny_kb, tiny_model_dir, vocabularies=["ICD10CM", "HPO"])
+    doc = with_ents(nlp, "High blood pressure and fluid around the lungs.", ["High blood pressure", "fluid around the lungs"])
+    doc = nlp.get_pipe("clinlink_linker")(doc)
+    pressure, fluid = doc.ents
+    assert pressure._.concept_id == "HP:0000822"
+    assert pressure._.codes["HPO"] == [["HP:0000822", "Hypertension", 1.0]]
+    assert fluid._.codes["HPO"][0][0] == "HP:0002202"
+    linker = load_linker(str(tiny_kb.path), str(tiny_model_dir))
+    linked = linker.annotate(
+        [e.text for e in doc.ents], None, k=5, vocabularies=["ICD10CM", "HPO"], nil_threshold=0.0,
+        exact_shortcut="sparse",
+    )
+    assert [link.codes for link in linked] == [e._.codes for e in doc.ents]
+    assert [link.concept.concept_id for link in linked] == [e._.concept_id for e in doc.ents]
+
+
+def test_document_codes_are_ranked_deduplicated_and_leave_out_absent_family_hypothetical(tiny_kb, tiny_model_dir):
+    nlp = make_nlp(tiny_kb, tiny_model_dir, vocabularies=["HPO"])
+    text = "Fever. Pyrexia again. No seizure. Mother had renal failure. Cardiomegaly."
+    doc = with_ents(nlp, text, ["Fever", "Pyrexia", "seizure", "renal failure", "Cardiomegaly"])
+    doc.ents[2]._.assertion, doc.ents[3]._.assertion = "absent", "family"
+    doc = nlp.get_pipe("clinlink_linker")(doc)
+    codes = doc._.codes["HPO"]
+    assert [entry["code"] for entry in codes] == ["HP:0001945", "HP:0001640"]  # fever twice ranks first
+    assert codes[0]["mentions"] == [[0, 5, "Fever"], [7, 14, "Pyrexia"]]
+    assert codes[0]["name"] == "Fever" and codes[0]["score"] == 1.0

@@ -1,0 +1,74 @@
+"""The final concept and the ICD-10-CM code a coder would accept: specific, sided, combined (synthetic KB)."""
+
+from __future__ import annotations
+
+import pytest
+
+from clinlink.kb import Concept, KnowledgeBase
+from clinlink.linking.candidates import Candidate
+from clinlink.linking.choice import choose, combination_icd, side_context, specific_icd, vocabulary_key
+
+
+def icd(code: str, name: str, parent: str | None = None, indexed: bool = True) -> Concept:
+    return Concept(
+        id=f"ICD10CM:{code}", source="ICD10CM", name=name, parents=[f"ICD10CM:{parent}"] if parent else [],
+        group="DISO", indexed=indexed,
+    )
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return KnowledgeBase([
+        icd("R31", "Hematuria"),
+        icd("R31.0", "Gross hematuria", "R31"),
+        icd("R31.9", "Hematuria, unspecified", "R31"),
+        icd("E11", "Type 2 diabetes mellitus"),
+        icd("E11.4", "Type 2 diabetes mellitus with neurological complications", "E11"),
+        icd("E11.40", "Type 2 diabetes mellitus with diabetic neuropathy, unspecified", "E11.4"),
+        icd("E11.41", "Type 2 diabetes mellitus with diabetic mononeuropathy", "E11.4"),
+        icd("E11.9", "Type 2 diabetes mellitus without complications", "E11"),
+        icd("S22.3", "Fracture of one rib"),
+        icd("S22.31", "Fracture of one rib, right side", "S22.3"),
+        icd("S22.32", "Fracture of one rib, left side", "S22.3"),
+        icd("S22.32XA", "Fracture of one rib, left side, initial encounter for closed fracture", "S22.32", indexed=False),
+        icd("S22.39", "Fracture of one rib, unspecified side", "S22.3"),
+        icd("I10", "Essential (primary) hypertension"),
+        Concept(id="HP:0000790", source="HP", name="Hematuria", group="DISO"),
+    ])
+
+
+def test_category_becomes_its_unspecified_leaf(kb):
+    assert specific_icd(kb, "ICD10CM:R31") == "ICD10CM:R31.9"
+    assert specific_icd(kb, "ICD10CM:R31.0") == "ICD10CM:R31.0"  # already a leaf
+    assert specific_icd(kb, "ICD10CM:I10") == "ICD10CM:I10"
+
+
+def test_diabetes_without_more_is_without_complications(kb):
+    assert specific_icd(kb, "ICD10CM:E11") == "ICD10CM:E11.9"
+
+
+def test_stated_side_is_followed_and_seventh_characters_are_not_entered(kb):
+    assert specific_icd(kb, "ICD10CM:S22.3", side_context("Left rib fracture", "Left rib fracture.")) == "ICD10CM:S22.32"
+    assert specific_icd(kb, "ICD10CM:S22.3", side_context("rib fracture", "Rib fracture on the right.")) == "ICD10CM:S22.31"
+    assert specific_icd(kb, "ICD10CM:S22.3", "rib fracture") == "ICD10CM:S22.39"
+    # both sides in the sentence and none in the mention: the side is not stated for this mention
+    assert specific_icd(kb, "ICD10CM:S22.3", side_context("rib fracture", "Left rib fracture and right knee pain.")) == "ICD10CM:S22.39"
+
+
+def test_combination_code_needs_the_other_part_in_the_sentence(kb):
+    assert combination_icd(kb, "ICD10CM:E11", ["neuropathy", "Peripheral neuropathy"]) == "ICD10CM:E11.40"
+    assert combination_icd(kb, "ICD10CM:E11", ["hypertension"]) is None
+    assert combination_icd(kb, "ICD10CM:E11", []) is None
+
+
+def test_detector_concept_stands_unless_the_linker_is_sure(kb):
+    exact_other = [Candidate("ICD10CM:R31.0", "Gross hematuria", 1.0, exact=True)]
+    assert choose(kb, exact_other, "ICD10CM:R31", 1.0).concept_id == "ICD10CM:R31.0"
+    near = [Candidate("ICD10CM:R31.0", "Gross hematuria", 0.95), Candidate("ICD10CM:R31", "Hematuria", 0.8)]
+    assert choose(kb, near, "ICD10CM:R31", 1.0).concept_id == "ICD10CM:R31"  # a dictionary match stands
+    assert choose(kb, near, "ICD10CM:R31", 0.9).concept_id == "ICD10CM:R31.0"  # a fuzzy one yields to a clear margin
+    assert choose(kb, [], None) is None
+
+
+def test_vocabulary_names_are_the_codes_keys():
+    assert [vocabulary_key(v) for v in ("HP", "hpo", "ICD10CM", "snomedct")] == ["HPO", "HPO", "ICD10CM", "SNOMEDCT"]
