@@ -87,3 +87,19 @@ def test_phenotype_pipeline_keeps_to_the_phenotypic_abnormality_subtree(default_
 def test_unknown_pipeline_name_is_a_clear_error():
     with pytest.raises(ConfigError, match="no pipeline named 'nope'"):
         clinlink.load("nope")
+
+
+def test_label_jobs_read_the_detectors_concepts_without_relinking_label_phrases(default_kb):
+    """`clinlink label` / `index build` run the radiology pipeline without its linker, label phrases before assertion."""
+    from clinlink.similarity.jobs import labelling_pipeline
+
+    annotating = clinlink.load("radiology")
+    labelling = labelling_pipeline("radiology", ["chestxray14"])
+    assert "linker" in annotating.pipe_names and "linker" not in labelling.pipe_names
+    assert labelling.pipe_names.index("label_phrases") < labelling.pipe_names.index("context")
+    text = "Small left effusion. No pneumothorax. Calcified granuloma in the right upper lobe."
+    linked = {(ent.start_char, ent.end_char): ent._.concept_id for ent in annotating(text).ents}
+    labelled = {(ent.start_char, ent.end_char): (ent._.concept_id, ent._.assertion) for ent in labelling(text).ents}
+    assert labelled[(11, 19)] == ("HP:0002202", "present")  # "effusion" in a chest report: pleural
+    assert labelled[(24, 36)] == ("HP:0002107", "absent")
+    assert {span: concept for span, (concept, _) in labelled.items()} == linked  # the detector's concepts, as linked
