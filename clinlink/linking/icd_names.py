@@ -10,12 +10,14 @@ shortest code. Built once per KB and cached beside it.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from functools import lru_cache
 from pathlib import Path
 
 from clinlink.kb import KnowledgeBase
 from clinlink.kb.artifact_cache import cache_key, cached
+from clinlink.linking.names import normalizer_digest
 from clinlink.text.normalize import normalize
 
 _PARENTHESES = re.compile(r"\s*[\(\[][^)\]]*[\)\]]")
@@ -85,5 +87,5 @@ def _build(kb: KnowledgeBase) -> dict[str, str]:
 @lru_cache(maxsize=4)
 def icd_core_names(kb: KnowledgeBase) -> dict[str, str]:
     """Normalized core name -> ICD-10-CM concept id (see the module doc)."""
-    code = Path(__file__).read_bytes() + (Path(__file__).parents[1] / "text" / "normalize.py").read_bytes()
-    return cached(kb, "icd_names", cache_key(kb, code=code.decode("utf-8", "replace")), lambda: _build(kb))
+    key = cache_key(kb, code=hashlib.sha256(Path(__file__).read_bytes()).hexdigest(), normalizer=normalizer_digest())
+    return cached(kb, "icd_names", key, lambda: _build(kb))

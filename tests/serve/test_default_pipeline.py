@@ -17,7 +17,8 @@ def test_no_pleural_effusion_is_absent_with_its_codes(default_linker, start_serv
     assert response.status_code == 200, response.text
     [mention] = response.json()["entities"]
     assert (mention["text"], mention["assertion"], mention["concept_id"]) == ("pleural effusion", "absent", "HP:0002202")
-    assert mention["codes"]["HPO"] == ["HP:0002202"] and mention["codes"]["UMLS"] == ["C0032227"] and "60046008" in mention["codes"]["SNOMEDCT"]
+    codes = {vocabulary: [entry[0] for entry in entries] for vocabulary, entries in mention["codes"].items()}
+    assert codes["HPO"] == ["HP:0002202"] and codes["ICD10CM"] == ["J90"] and codes["UMLS"] == ["C0032227"] and "60046008" in codes["SNOMEDCT"]
     assert mention["candidates"][0][0] == "HP:0002202"
     pipelines = httpx.get(server.url + "/pipelines").json()
     assert [(p["name"], p["components"][-1]) for p in pipelines] == [("clinical", "linker")]
