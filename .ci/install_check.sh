@@ -7,6 +7,7 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
+rm -rf "$repo/build"   # setuptools reuses it: a stale copy could hide a module missing from the wheel
 "$repo/.venv/bin/pip" wheel "$repo" --no-deps -q -w "$work/dist"
 wheel=$(ls "$work"/dist/clinlink-*.whl)
 size=$(stat -c %s "$wheel")

@@ -99,3 +99,9 @@ def test_the_suite_never_writes_into_the_user_cache():
     from tests.conftest import TEST_HOME
 
     assert clinlink_home() == Path(TEST_HOME)
+
+
+def test_every_folder_of_modules_is_a_regular_package():
+    """The wheel takes regular packages only (namespaces = false): a folder of modules without __init__.py is left out."""
+    folders = {path.parent for path in PACKAGE.rglob("*.py")}
+    assert sorted(str(folder.relative_to(PACKAGE)) for folder in folders if not (folder / "__init__.py").is_file()) == []

@@ -1,0 +1,1 @@
+"""Reading notes and report tables, writing annotations (JSONL, Parquet, CSV, FHIR, OMOP, BioC, PubTator, BRAT, DocBin), rendering."""
