@@ -16,10 +16,11 @@ from spacy.tokens import Doc
 from clinlink.batch.inputs import NoteError, NoteInput, read_note
 from clinlink.io.shards import OutputFolder, ResumeState, shard_name
 from clinlink.io.writers import shard_writer
+from clinlink.limits import MAX_NOTE_CHARS
 
 log = logging.getLogger("clinlink.batch")
 
-DEFAULT_MAX_CHARS = 2_000_000
+DEFAULT_MAX_CHARS = MAX_NOTE_CHARS
 DEFAULT_SHARD_SIZE = 1_000
 TEXT_EXCERPT = 200
 

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from clinlink.cli.options import ID_COL, TEXT_COL, resume_hint, text_columns
+from clinlink.limits import MAX_NOTE_CHARS
 
 app = typer.Typer()
 console = Console()
@@ -42,7 +43,7 @@ def annotate(
     n_process: int = typer.Option(1, "--n-process", min=1, help="Local worker processes."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Notes per nlp.pipe batch."),
     shard_size: int = typer.Option(1000, "--shard-size", min=1, help="Notes per output shard (and per Dask task)."),
-    max_chars: int = typer.Option(2_000_000, "--max-chars", min=1, help="Longer notes are not annotated (errors.jsonl)."),
+    max_chars: int = typer.Option(MAX_NOTE_CHARS, "--max-chars", min=1, help="Longer notes are not annotated (errors.jsonl)."),
     resume: bool = typer.Option(False, "--resume", help="Continue a run into OUT: notes already committed there are skipped."),
     engine: str = typer.Option("local", "--engine", help="local | dask."),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://host:8786); default: a local cluster."),
@@ -117,7 +118,7 @@ def render(
     out: Path = typer.Option(..., "--out", "-o", help="HTML file to write."),
     pipeline: str = PIPELINE,
     exclude: list[str] = EXCLUDE,
-    max_chars: int = typer.Option(2_000_000, "--max-chars", min=1, help="Refuse longer notes."),
+    max_chars: int = typer.Option(MAX_NOTE_CHARS, "--max-chars", min=1, help="Refuse longer notes."),
 ) -> None:
     """Write a displaCy HTML page of one note: mentions coloured by assertion, with concept id, name and codes."""
     from clinlink.batch.core import PipelineSpec

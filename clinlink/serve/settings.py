@@ -6,11 +6,11 @@ import json
 import os
 from dataclasses import asdict, dataclass
 
+from clinlink.limits import MAX_NOTE_CHARS
+
 SETTINGS_ENV = "CLINLINK_SERVE_SETTINGS"  # how uvicorn's worker processes get the settings
 API_KEY_ENV = "CLINLINK_API_KEY"
-# The batch runner's default --max-chars (clinlink.batch.core.DEFAULT_MAX_CHARS; importing it here would import spaCy
-# into every CLI command).
-DEFAULT_MAX_CHARS = 2_000_000
+DEFAULT_MAX_CHARS = MAX_NOTE_CHARS  # the batch runner's default --max-chars
 
 
 @dataclass(frozen=True)
