@@ -243,6 +243,57 @@ def name_vectors_command(
     console.print(f"[green]saved[/] {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
+@app.command("coding-lexicon")
+def coding_lexicon_command(
+    ctx: typer.Context,
+    notes: Path = typer.Option(..., "--notes", help="Folder of coded notes, one <doc_id>.txt each."),
+    codes: Path = typer.Option(..., "--codes", help="TSV of doc_id <TAB> ICD-10-CM code, one row per code (a header row is skipped)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Coding lexicon TSV to write."),
+    min_documents: int = typer.Option(2, "--min-documents", help="Documents a phrase and its code must share."),
+    min_precision: float = typer.Option(0.6, "--min-precision", help="Share of a phrase's documents that carry its code."),
+    kb_dir: Path = KB_DIR,
+) -> None:
+    """Mine phrase -> ICD-10-CM code pairs (and phrases not to code) from notes coded at the document level."""
+    import clinlink
+    from clinlink.training.coding_lexicon import mine_lexicon
+
+    started = time.perf_counter()
+    texts = {path.stem: path.read_text(encoding="utf-8", errors="replace") for path in sorted(notes.glob("*.txt"))}
+    if not texts:
+        raise ConfigError(f"{notes}: no .txt notes")
+    gold = _read_codes(codes)
+    nlp = clinlink.load("clinical", ner={"coding_lexicon": None}, linker={"coding_lexicon": None})
+    mentions = {}
+    for doc_id, doc in zip(texts, nlp.pipe(texts.values(), batch_size=32)):
+        mentions[doc_id] = [
+            (span.text, span._.codes["ICD10CM"][0][0])
+            for span in doc.ents
+            if span._.assertion in ("present", "possible") and span._.codes and (span._.codes.get("ICD10CM") or [[None, None, None]])[0][2] is not None
+        ]
+    header = (
+        "clinlink coding lexicon: phrase -> ICD-10-CM code ('-': not coded), mined by `clinlink train coding-lexicon`.",
+        f"data: {len(texts)} notes of {notes.name}, {sum(map(len, gold.values()))} document-level codes",
+        f"command: {_command(ctx)}",
+        f"min documents {min_documents}, min precision {min_precision}; {time.perf_counter() - started:.0f} s to mine",
+    )
+    lexicon = mine_lexicon(_kb(kb_dir), texts, gold, mentions, min_documents, min_precision, header=header)
+    lexicon.save(out)
+    coded = sum(entry.code is not None for entry in lexicon.entries.values())
+    console.print(f"wrote {out}: {coded} coded phrases, {len(lexicon.entries) - coded} phrases not to code")
+
+
+def _read_codes(path: Path) -> dict[str, set[str]]:
+    codes: dict[str, set[str]] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        fields = line.split("\t")
+        if not line.strip() or (number == 1 and fields[0].lower() in ("doc_id", "id")):
+            continue
+        if len(fields) < 2 or not fields[1].strip():
+            raise ConfigError(f"{path}, line {number}: expected doc_id<TAB>code")
+        codes.setdefault(fields[0].strip(), set()).add(fields[1].strip().upper())
+    return codes
+
+
 def replace_section(card: str, title: str, section: str) -> str:
     """``card`` with its ``## title`` section (up to the next ``## `` heading) replaced by ``section``, or
     ``section`` appended when it has none."""

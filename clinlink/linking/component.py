@@ -26,6 +26,7 @@ from clinlink.extensions import register_extensions
 from clinlink.kb.shared import shared_kb
 from clinlink.linking.candidates import NIL_THRESHOLD
 from clinlink.linking.choice import CODE_THRESHOLD, vocabulary_key
+from clinlink.linking.coding_lexicon import CodingLexicon, load_coding_lexicon, resolve_lexicon
 
 if TYPE_CHECKING:  # the linker pulls in faiss and torch: imported on first use only
     from clinlink.kb import KnowledgeBase
@@ -76,6 +77,7 @@ def _load_reranker(kb: KnowledgeBase, reranker: str | None) -> CrossEncoderReran
         "reranker": None,
         "vocabularies": None,
         "code_threshold": CODE_THRESHOLD,
+        "coding_lexicon": None,
     },
 )
 def make_linker(
@@ -97,6 +99,7 @@ def make_linker(
     reranker: str | None,
     vocabularies: list[str] | None,
     code_threshold: float,
+    coding_lexicon: str | None,
 ) -> LinkerComponent:
     """Settings: ``kb`` (compiled KB dir or ontology config name; None: the default KB),
     ``encoder`` (model dir; None: the default), ``k`` candidates kept, filters
@@ -109,14 +112,16 @@ def make_linker(
     candidates of mentions whose retrieval margin is not safe, with the sentence as context (None: no reranking),
     ``vocabularies``: the vocabularies each mention is also linked in, each on its own, for ``span._.codes``
     (e.g. ``[ICD10CM, HPO, SNOMEDCT, UMLS]``; those the KB lacks are skipped; None: the ``sources``),
-    ``code_threshold``: the score a code linked within one vocabulary needs unless it is an exact name."""
+    ``code_threshold``: the score a code linked within one vocabulary needs unless it is an exact name,
+    ``coding_lexicon``: a packaged coding lexicon's name or a TSV path whose phrases get their ICD-10-CM code (or
+    none) without retrieval (:mod:`clinlink.linking.coding_lexicon`; None: no lexicon)."""
     register_extensions()
     linker = load_linker(kb, encoder, sparse, reranker)
     if threads:
         limit_threads(threads)
     return LinkerComponent(
         linker, k, sources, within, groups, nil_threshold, use_abbreviations, override_margin, batch_size, exact_shortcut,
-        vocabularies, code_threshold,
+        vocabularies, code_threshold, load_coding_lexicon(path) if (path := resolve_lexicon(coding_lexicon)) else None,
     )
 
 
@@ -151,8 +156,10 @@ class LinkerComponent:
         exact_shortcut: str = "sparse",
         vocabularies: list[str] | None = None,
         code_threshold: float = CODE_THRESHOLD,
+        coding_lexicon: CodingLexicon | None = None,
     ):
         self.linker = linker
+        self.coding_lexicon = coding_lexicon
         self.k = k
         self.filters = {"sources": sources, "within": within, "groups": groups}
         self.nil_threshold = nil_threshold
@@ -198,6 +205,7 @@ class LinkerComponent:
             detector_scores=[span._.score for span in spans],
             override_margin=self.override_margin,
             code_threshold=self.code_threshold,
+            coding_lexicon=self.coding_lexicon,
             **self.filters,
         )
         for span, link in zip(spans, linked):

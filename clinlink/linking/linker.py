@@ -25,6 +25,7 @@ from clinlink.kb import KnowledgeBase
 from clinlink.kb.compiled import atomic_directory, register_artifact
 from clinlink.kb.knowledge_base import XREF_ALIASES
 from clinlink.linking.candidates import NIL_THRESHOLD, Candidate, Reranker, merge, rank, rerank_gated, search_concepts
+from clinlink.linking.coding_lexicon import ICD10CM_PREFIX, CodingLexicon
 from clinlink.linking.choice import (
     CODE_THRESHOLD, ICD10CM, VOCABULARY_SOURCES, LinkedMention, choose, combination_icd, side_context, specific_icd, vocabulary_key,
 )
@@ -198,6 +199,7 @@ class Linker:
         detector_scores: Sequence[float | None] | None = None,
         override_margin: float = 0.1,
         code_threshold: float = CODE_THRESHOLD,
+        coding_lexicon: CodingLexicon | None = None,
     ) -> list[LinkedMention]:
         """Links each mention as the pipeline's linker component does: the primary concept (see
         :func:`~clinlink.linking.choice.choose`; ``presets`` are the mention detector's concepts and
@@ -205,7 +207,8 @@ class Linker:
         ranked within that vocabulary alone, ICD-10-CM made specific (:func:`~clinlink.linking.choice.specific_icd`)
         and combined with the other mentions of the same context (:func:`~clinlink.linking.choice.combination_icd`).
         ``contexts`` (the mentions' sentences) serve the reranker, laterality and combinations. A vocabulary's
-        code needs ``code_threshold`` (or an exact name): a mention has no code in a vocabulary with nothing close."""
+        code needs ``code_threshold`` (or an exact name): a mention has no code in a vocabulary with nothing close.
+        A mention whose text is a ``coding_lexicon`` phrase takes that lexicon's ICD-10-CM code, or none."""
         count = len(mentions)
         contexts = list(contexts) if contexts is not None else [None] * count
         presets = list(presets) if presets is not None else [None] * count
@@ -221,9 +224,10 @@ class Linker:
             if (roots and not vocabulary_roots) or not len(self.allowed_rows([source], vocabulary_roots, groups)):
                 continue  # a vocabulary the KB (or this pipeline's subtree) does not hold
             picks = [c if c is not None and self._source(c.concept_id) == source else None for c in chosen]
+            lexicon_picks = self._lexicon_picks(mentions, coding_lexicon) if source == ICD10CM else {}
             if source == ICD10CM:
                 picks = self._icd_core_picks(mentions, picks, chosen)
-            pending = [i for i, pick in enumerate(picks) if pick is None]
+            pending = [i for i, pick in enumerate(picks) if pick is None and i not in lexicon_picks]
             found = self.link(
                 [mentions[i] for i in pending], [contexts[i] for i in pending], k, [source], vocabulary_roots, groups, **settings
             )
@@ -233,6 +237,7 @@ class Linker:
             picks = [p if p is not None and (p.exact or p.score >= code_threshold) else None for p in picks]
             if source == ICD10CM:
                 picks = self._icd_core_picks(mentions, picks, chosen, synonyms=True)
+                picks = [lexicon_picks[i] if i in lexicon_picks else pick for i, pick in enumerate(picks)]
                 picks = self._specific_icd(picks, chosen, contexts, mentions)
             best[vocabulary] = picks
         return [
@@ -258,6 +263,18 @@ class Linker:
             if code is not None:
                 result[i] = Candidate(code, self.kb.get(code).name, 1.0, retrieved_by="exact", exact=True)
         return result
+
+    def _lexicon_picks(self, mentions: Sequence[str], lexicon: CodingLexicon | None) -> dict[int, Candidate | None]:
+        """Mention index -> the ICD-10-CM code its text has in the coding lexicon (None: not coded)."""
+        picks: dict[int, Candidate | None] = {}
+        for i, mention in enumerate(mentions if lexicon is not None else ()):
+            entry = lexicon.lookup(mention)
+            if entry is None:
+                continue
+            concept = self.kb.find(ICD10CM_PREFIX + entry.code) if entry.code else None
+            if entry.code is None or concept is not None:
+                picks[i] = None if concept is None else Candidate(concept.id, concept.name, 1.0, retrieved_by="lexicon", exact=True)
+        return picks
 
     def _exact_names(self, concept_id: str) -> tuple[str, ...]:
         """The concept's preferred name and its EXACT synonyms (not related, broad or abbreviations)."""

@@ -14,6 +14,7 @@ from spacy.util import filter_spans
 from clinlink.extensions import register_extensions, section_at
 from clinlink.kb.shared import shared_kb
 from clinlink.kb.artifact_cache import cache_key, cached, file_digest
+from clinlink.linking.coding_lexicon import load_coding_lexicon, resolve_lexicon
 from clinlink.ner.dictionary import DEFAULT_STOP_NAMES, ConceptFilter, MentionDictionary, load_extra_names, load_stop_names
 from clinlink.ner.variants import DEFAULT_VARIANTS
 from clinlink.ner.fuzzy import FuzzyMatcher
@@ -35,6 +36,7 @@ DEFAULT_CONFIG = {
     "synonym_kinds": ["PREFERRED", "EXACT", "INCLUSION", "RELATED"],
     "stop_names": None,
     "extra_names": None,
+    "coding_lexicon": None,
     "fuzzy": True,
     "fuzzy_min_score": 88.0,
     "keep_existing": True,
@@ -45,19 +47,23 @@ DEFAULT_CONFIG = {
 
 
 @lru_cache(maxsize=8)
-def _matchers(kb_spec: str | None, concept_filter: ConceptFilter, prefer: tuple, kinds: tuple, stop_names: str | None, extra_names: str | None, fuzzy: bool, fuzzy_min_score: float):
+def _matchers(
+    kb_spec: str | None, concept_filter: ConceptFilter, prefer: tuple, kinds: tuple, stop_names: str | None,
+    extra_names: str | None, coding_lexicon: str | None, fuzzy: bool, fuzzy_min_score: float,
+):
     kb = shared_kb(kb_spec)
 
     def build() -> tuple[MentionDictionary, FuzzyMatcher | None]:
         dictionary = MentionDictionary.from_kb(
-            kb, concept_filter, prefer, kinds, load_stop_names(stop_names), extra_names=load_extra_names(extra_names)
+            kb, concept_filter, prefer, kinds, load_stop_names(stop_names), extra_names=load_extra_names(extra_names),
+            fallback_names=load_coding_lexicon(coding_lexicon).names() if coding_lexicon else None,
         )
         return dictionary, FuzzyMatcher(dictionary, min_score=fuzzy_min_score) if fuzzy else None
 
     key = cache_key(
         kb, filter=concept_filter, prefer=prefer, kinds=kinds, fuzzy=fuzzy, fuzzy_min_score=fuzzy_min_score,
         stop_names=file_digest(stop_names or DEFAULT_STOP_NAMES), extra_names=file_digest(extra_names),
-        variants=file_digest(DEFAULT_VARIANTS), code=_code_digest(),
+        coding_lexicon=file_digest(coding_lexicon), variants=file_digest(DEFAULT_VARIANTS), code=_code_digest(),
     )
     dictionary, fuzzy_matcher = cached(kb, "ner", key, build)
     return kb, dictionary, fuzzy_matcher
@@ -78,10 +84,11 @@ class MentionDetector:
     def __init__(
         self, kb: str | None, concept_filter: ConceptFilter, prefer_sources: list[str], synonym_kinds: list[str],
         stop_names: str | None, extra_names: str | None, fuzzy: bool, fuzzy_min_score: float, keep_existing: bool,
-        shorthand: ShorthandLexicon | None = None, domains: tuple[str, ...] = (),
+        shorthand: ShorthandLexicon | None = None, domains: tuple[str, ...] = (), coding_lexicon: str | None = None,
     ):
         self.kb, self.dictionary, self.fuzzy = _matchers(
-            kb, concept_filter, tuple(prefer_sources), tuple(synonym_kinds), stop_names, extra_names, fuzzy, fuzzy_min_score
+            kb, concept_filter, tuple(prefer_sources), tuple(synonym_kinds), stop_names, extra_names, coding_lexicon,
+            fuzzy, fuzzy_min_score,
         )
         self.keep_existing = keep_existing
         self.concept_filter = concept_filter
@@ -207,12 +214,14 @@ def abbreviation_mentions(doc: Doc, spans: list[Span]) -> list[Span]:
 def make_ner(
     nlp: Language, name: str, kb: str | None, sources: list[str], groups: list[str], semantic_types: list[str],
     within: list[str], exclude: list[str], prefer_sources: list[str], synonym_kinds: list[str],
-    stop_names: str | None, extra_names: str | None, fuzzy: bool, fuzzy_min_score: float, keep_existing: bool,
-    shorthand: bool, extra_shorthand: str | None, domains: list[str],
+    stop_names: str | None, extra_names: str | None, coding_lexicon: str | None, fuzzy: bool, fuzzy_min_score: float,
+    keep_existing: bool, shorthand: bool, extra_shorthand: str | None, domains: list[str],
 ) -> MentionDetector:
     """``kb``: compiled KB dir or ontology config name (None = default). ``sources``, ``groups``,
     ``semantic_types``, ``within`` (subtree roots) and ``exclude`` choose the concepts matched.
-    ``extra_names``: a YAML mapping concept id -> phrases matched as names of it. ``shorthand``: read clinical
+    ``extra_names``: a YAML mapping concept id -> phrases matched as names of it. ``coding_lexicon``: a packaged
+    coding lexicon's name or a TSV path (:mod:`clinlink.linking.coding_lexicon`): its phrases are matched as
+    names of their ICD-10-CM codes where no other name matches. ``shorthand``: read clinical
     short forms (``clinlink/ner/shorthand.yaml``); ``extra_shorthand``: a user's lexicon of the same shape, read
     after it; ``domains``: the senses of these domains apply (the radiology pipeline: ``[chest]``)."""
     register_extensions()
@@ -220,7 +229,7 @@ def make_ner(
     lexicon = ShorthandLexicon.load((DEFAULT_SHORTHAND, _resolve_path(extra_shorthand))) if shorthand else None
     return MentionDetector(
         kb, concept_filter, prefer_sources, synonym_kinds, _resolve_path(stop_names), _resolve_path(extra_names),
-        fuzzy, fuzzy_min_score, keep_existing, lexicon, tuple(domains),
+        fuzzy, fuzzy_min_score, keep_existing, lexicon, tuple(domains), resolve_lexicon(coding_lexicon),
     )
 
 

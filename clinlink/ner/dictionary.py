@@ -94,8 +94,10 @@ class MentionDictionary:
         min_chars: int = 3,
         extra_names: dict[str, list[str]] | None = None,
         variant_rules: VariantRules | None = None,
+        fallback_names: dict[str, list[str]] | None = None,
     ) -> MentionDictionary:
-        """``extra_names`` (concept id -> phrases) adds site or domain wording, ranked first."""
+        """``extra_names`` (concept id -> phrases) adds site or domain wording, ranked first; ``fallback_names``
+        (a coding lexicon's phrases) are matched as written, ranked after every other name of the same words."""
         allowed = concept_filter.allowed_ids(kb)
         source_rank = {source.upper(): rank for rank, source in enumerate(prefer_sources)}
         kinds = set(synonym_kinds)
@@ -133,6 +135,12 @@ class MentionDictionary:
                     _keep_best(ranked_exact[key], resolved, (-1, 0, False, False))
                     if len(key) > 1:
                         _keep_best(ranked_free[order_free_key(phrase)], resolved, (-1, 0, False, False))
+        for concept_id, phrases in (fallback_names or {}).items():
+            resolved = kb.find(concept_id)
+            for phrase in phrases if resolved is not None else ():
+                key = tuple(stem(t) for t in tokens(phrase))
+                if key and key not in stops:
+                    _keep_best(ranked_exact[key], resolved.id, (len(source_rank) + 1, 9, True, False))
         exact = {key: _ordered(ids) for key, ids in ranked_exact.items()}
         free = {key: _ordered(ids) for key, ids in ranked_free.items() if key}
         # an order-free window may hold an extra "of the" ("compression of the spinal cord")

@@ -2,7 +2,7 @@
 
 ``clinlink/resources/`` holds what the library reads at run time and ships in the wheel:
 ``pipelines/`` (pipeline YAML), ``labels/`` (report label sets), ``ontologies/`` (ontology
-configs) and ``models/`` (the trained bi-encoder and cross-encoder). :func:`resolve` turns a
+configs), ``lexicons/`` (coding lexicons, TSV) and ``models/`` (the trained bi-encoder and cross-encoder). :func:`resolve` turns a
 bare name into the packaged file (``"clinical"`` -> ``pipelines/clinical.yaml``) and a path into
 the user's own file; anything else is a :class:`~clinlink.errors.ConfigError` listing the
 packaged names.
@@ -29,8 +29,10 @@ class ResourceKind:
 PIPELINE = ResourceKind("pipeline", "pipelines", ".yaml")
 LABEL_SET = ResourceKind("label set", "labels", ".yaml")
 ONTOLOGY = ResourceKind("ontology config", "ontologies", ".yaml")
+LEXICON = ResourceKind("coding lexicon", "lexicons", ".tsv")
 MODEL = ResourceKind("model", "models", "")
 YAML_SUFFIXES = (".yaml", ".yml")
+PATH_SUFFIXES = (*YAML_SUFFIXES, ".tsv")
 
 
 def packaged_dir(kind: ResourceKind) -> Path:
@@ -67,12 +69,12 @@ def resolve(kind: ResourceKind, name_or_path: str | Path, directories: bool = Fa
     candidate = Path(text).expanduser()
     if not text:
         raise ConfigError(f"empty {kind.label} name; packaged: {', '.join(known(kind))}")
-    looks_like_path = candidate.suffix in YAML_SUFFIXES or "/" in text or "\\" in text or candidate.exists()
+    looks_like_path = candidate.suffix in PATH_SUFFIXES or "/" in text or "\\" in text or candidate.exists()
     if looks_like_path:
         if not candidate.exists():
             raise ConfigError(f"{candidate}: {kind.label} not found")
         if candidate.is_dir() and kind.suffix and not directories:
-            raise ConfigError(f"{candidate}: is a directory, expected a {kind.label} YAML file")
+            raise ConfigError(f"{candidate}: is a directory, expected a {kind.label} file")
         return candidate
     path = packaged(kind, text)
     if path is None:

@@ -21,7 +21,7 @@ CLINICAL = {
         ("htn", "I10", "HP:0000822", "present"), ("hld", "E78.5", "HP:0003077", "present"),
         ("t2dm", "E11.9", "HP:0005978", "present"), ("chest pain", "R07.9", "HP:0100749", "present"),
     ],
-    "s/p MI in 2015, now with new onset AFib.": [("MI", "I21", "HP:0001658", "present"), ("AFib", "I48", "HP:0005110", "present")],
+    "s/p MI in 2015, now with new onset AFib.": [("MI", "I25.2", "HP:0001658", "present"), ("AFib", "I48", "HP:0005110", "present")],
     "History of CAD and COPD on home oxygen.": [("CAD", "I25.10", "HP:0001677", "present"), ("COPD", "J44.9", None, "present")],
     "Admitted for UTI and AKI on CKD stage 3.": [
         ("UTI", "N39.0", None, "present"), ("AKI", "N17.9", "HP:0001919", "present"), ("CKD", "N18", "HP:0012622", "present"),

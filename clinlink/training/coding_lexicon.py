@@ -1,0 +1,187 @@
+"""Mine a coding lexicon (:mod:`clinlink.linking.coding_lexicon`) from notes coded at the document level.
+
+Two kinds of entries:
+
+- **phrase -> code.** Word n-grams (1-4 words, not starting or ending on a stop word or ending on a side word,
+  naming no procedure, outside a negation cue's reach) whose documents carry one code in at least ``min_precision`` of them, over at least ``min_documents``
+  documents, and whose every content word is a word of that code's ICD-10-CM names (title, inclusion terms, its
+  parent code's) or a form of one: "paresthesia" -> R20.2 *Paresthesia of skin*, "cigarettes" -> F17.210. The word rule keeps
+  what the ICD-10-CM names support and leaves out what only co-occurs ("radical nephrectomy" -> a kidney
+  disorder, "disease" -> R69 *Illness, unspecified*), which coders' habits would otherwise teach.
+- **phrase -> no code.** A mention text that the pipeline codes, in at least ``min_documents`` documents, with a
+  code that the documents' codes hold (itself, an ancestor or a descendant: editions differ, R51 became R51.9) in
+  at most ``max_uncoded_precision`` of them ("tumor" -> D49.9, a neoplasm of unspecified behaviour and site).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+
+from clinlink.kb import KnowledgeBase
+from clinlink.linking.coding_lexicon import ICD10CM_PREFIX, CodingLexicon, LexiconEntry
+from clinlink.text.normalize import normalize, stem, tokens
+
+MAX_WORDS = 4
+STOP_WORDS = frozenset(
+    "a an and are as at be by for from has have in is it its of on or the to was were with this that these those he she "
+    "his her their our we you your patient which who whom after before during since per than then there also very due "
+    "both each other into over under about between so such some any all more most less few no not nor".split()
+)
+#: Words a phrase may not end on: "pain in the lower", "ankle and left".
+OPEN_ENDS = frozenset("left right lower upper bilateral anterior posterior superior inferior".split())
+#: Procedures: a code for what the surgery treated is an inference, not what the words name ("prostatectomy").
+PROCEDURE = re.compile(r"(?:ectom|otom|ostom|centesis|plasty|scop)(?:y|ies|ized?)$")
+NEGATION = re.compile(r"\b(?:no|not|without|denie[sd]|negative|absence|absent|ruled out|free of|nor)\b")
+NEGATION_REACH = 6  # words before an n-gram that a negation cue reaches
+#: Words of ICD-10-CM names that say nothing of what a phrase names.
+GENERIC_NAME_WORDS = frozenset(
+    "unspecified other specified elsewhere classified without with disorder disorders disease diseases condition "
+    "conditions site sites type".split()
+)
+
+
+def mine_lexicon(
+    kb: KnowledgeBase,
+    texts: Mapping[str, str],
+    codes: Mapping[str, set[str]],
+    mention_codes: Mapping[str, Iterable[tuple[str, str]]] = {},
+    min_documents: int = 2,
+    min_precision: float = 0.6,
+    max_uncoded_precision: float = 0.1,
+    min_uncoded_documents: int = 5,
+    header: Sequence[str] = (),
+) -> CodingLexicon:
+    """``texts``: document id -> text; ``codes``: document id -> its ICD-10-CM codes; ``mention_codes``:
+    document id -> (mention text, code) pairs that the pipeline coded (present or possible mentions), for the
+    no-code entries."""
+    found = Counter()
+    together: dict[str, Counter] = defaultdict(Counter)
+    surface: dict[str, Counter] = defaultdict(Counter)
+    for doc_id, text in texts.items():
+        for key, phrase in _affirmed_ngrams(text).items():
+            found[key] += 1
+            surface[key][phrase] += 1
+            together[key].update(codes.get(doc_id, ()))
+    entries: dict[str, LexiconEntry] = {}
+    words_of = _CodeWords(kb)
+    for key, counts in together.items():
+        documents = found[key]
+        if documents < min_documents:
+            continue
+        phrase = surface[key].most_common(1)[0][0]
+        for code, hits in counts.most_common():
+            if hits < min_documents or hits / documents < min_precision:
+                break
+            valid = _valid_code(kb, code)
+            if valid is not None and _named_by(phrase, words_of(valid)):
+                entries[key] = LexiconEntry(phrase, valid, documents, round(hits / documents, 3))
+                break
+    entries = _whole_phrases(entries)
+    for key, entry in _uncoded(mention_codes, codes, min_uncoded_documents, max_uncoded_precision).items():
+        entries.setdefault(key, entry)
+    return CodingLexicon(entries, tuple(header))
+
+
+def _affirmed_ngrams(text: str) -> dict[str, str]:
+    """Normalized key -> surface of the document's n-grams that occur at least once outside a negation's reach."""
+    found: dict[str, str] = {}
+    for clause in re.split(r"[.;:\n]\s*", text):
+        words = tokens(clause)
+        for start, first in enumerate(words):
+            if first in STOP_WORDS or first.isdigit():
+                continue
+            if NEGATION.search(" ".join(words[max(0, start - NEGATION_REACH) : start])):
+                continue
+            for end in range(start + 1, min(start + MAX_WORDS, len(words)) + 1):
+                if any(word.isdigit() for word in words[start:end]):
+                    break
+                if words[end - 1] in STOP_WORDS or words[end - 1] in OPEN_ENDS or any(PROCEDURE.search(w) for w in words[start:end]):
+                    continue
+                phrase = " ".join(words[start:end])
+                found.setdefault(" ".join(stem(w) for w in words[start:end]), phrase)
+    return found
+
+
+class _CodeWords:
+    """Content words of a code's ICD-10-CM names and its parent's (cached)."""
+
+    def __init__(self, kb: KnowledgeBase):
+        self.kb = kb
+        self.cache: dict[str, frozenset[str]] = {}
+
+    def __call__(self, code: str) -> frozenset[str]:
+        if code not in self.cache:
+            concept_id = ICD10CM_PREFIX + code
+            ids = [concept_id, *(p for p in self.kb.get(concept_id).parents if "-" not in p)]  # codes, not chapter ranges
+            words = {w for cid in ids if self.kb.find(cid) for name in self.kb.names(cid) for w in tokens(name)}
+            self.cache[code] = frozenset(words - GENERIC_NAME_WORDS)
+        return self.cache[code]
+
+
+def _whole_phrases(entries: dict[str, LexiconEntry]) -> dict[str, LexiconEntry]:
+    """Drops fragments: a phrase inside a longer one with the same code that holds at least half its documents
+    ("mellitus" in "diabetes mellitus", "benign" in "benign prostatic hyperplasia")."""
+    kept = {}
+    for key, entry in entries.items():
+        words = f" {key} "
+        longer = (
+            other for other_key, other in entries.items()
+            if other.code == entry.code and other_key != key and words in f" {other_key} " and other.documents * 2 >= entry.documents
+        )
+        if next(longer, None) is None:
+            kept[key] = entry
+    return kept
+
+
+def _named_by(phrase: str, code_words: frozenset[str]) -> bool:
+    """Every content word of ``phrase`` is one of ``code_words``, allowing inflection and derivation (same first
+    stem, or a name's word inside it: "hyperbilirubinemia" ~ "bilirubin")."""
+    content = [w for w in phrase.split() if w not in STOP_WORDS]
+
+    def named(word: str) -> bool:
+        return any(word == w or _same_stem(word, w) or (len(w) >= 6 and w in word) for w in code_words)
+
+    return bool(content) and all(named(word) for word in content)
+
+
+def _same_stem(word: str, other: str) -> bool:
+    """Two forms of one word: a shared beginning of at least six letters that leaves at most three letters of
+    the shorter ("diabetic" ~ "diabetes", "depressive" ~ "depression"; not "hyperintense" ~ "hypertension")."""
+    shared = len(os.path.commonprefix([word, other]))
+    return shared >= 6 and shared >= min(len(word), len(other)) - 3
+
+
+def _valid_code(kb: KnowledgeBase, code: str) -> str | None:
+    """The code as the KB holds it: itself, else its longest valid prefix (a code written without its 7th
+    character's placeholder, "S39.94X" -> S39.94)."""
+    text = code.strip().upper()
+    while len(text) >= 3:
+        if kb.find(ICD10CM_PREFIX + text) is not None:
+            return text
+        text = text[:-1].rstrip(".")
+    return None
+
+
+def _uncoded(
+    mention_codes: Mapping[str, Iterable[tuple[str, str]]], codes: Mapping[str, set[str]], min_documents: int, max_precision: float
+) -> dict[str, LexiconEntry]:
+    seen: dict[tuple[str, str], set[str]] = defaultdict(set)
+    kept: dict[tuple[str, str], set[str]] = defaultdict(set)
+    surface: dict[str, str] = {}
+    for doc_id, pairs in mention_codes.items():
+        gold = codes.get(doc_id, ())
+        for text, code in pairs:
+            key = normalize(text)
+            surface.setdefault(key, text.lower())
+            seen[key, code].add(doc_id)
+            if any(code.startswith(other) or other.startswith(code) for other in gold):
+                kept[key, code].add(doc_id)
+    entries = {}
+    for (key, code), documents in seen.items():
+        precision = len(kept[key, code]) / len(documents)
+        if len(documents) >= min_documents and precision <= max_precision:
+            entries[key] = LexiconEntry(surface[key], None, len(documents), round(precision, 3))
+    return entries

@@ -1,0 +1,90 @@
+"""Coding lexicons: the TSV file, mining one from coded notes, and what the clinical pipeline does with one.
+Notes and codes written for these tests."""
+
+from __future__ import annotations
+
+import pytest
+
+import clinlink
+from clinlink.errors import ConfigError
+from clinlink.linking.coding_lexicon import CodingLexicon, LexiconEntry, load_coding_lexicon, resolve_lexicon
+from clinlink.training.coding_lexicon import mine_lexicon
+
+
+def write_lexicon(path, rows: list[str]) -> str:
+    path.write_text("# a test lexicon\nphrase\tcode\tdocuments\tprecision\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    load_coding_lexicon.cache_clear()
+    return str(path)
+
+
+def test_lookup_folds_case_and_inflection(tmp_path):
+    lexicon = load_coding_lexicon(write_lexicon(tmp_path / "l.tsv", ["aching limb\tM79.609\t4\t0.75", "tumor\t-\t9\t0.0"]))
+    assert lexicon.lookup("Aching limbs").code == "M79.609"
+    assert lexicon.lookup("tumors") == LexiconEntry("tumor", None, 9, 0.0)
+    assert lexicon.lookup("aching") is None
+    assert lexicon.names() == {"ICD10CM:M79.609": ["aching limb"]}
+    assert lexicon.header == ("a test lexicon",)
+
+
+def test_save_and_load_round_trip(tmp_path):
+    lexicon = CodingLexicon.from_entries([LexiconEntry("Pins and needles", "R20.2", 3, 0.667), LexiconEntry("mass", None, 5, 0.1)])
+    lexicon.save(tmp_path / "out.tsv")
+    load_coding_lexicon.cache_clear()
+    assert load_coding_lexicon(tmp_path / "out.tsv").entries == lexicon.entries
+
+
+def test_a_malformed_row_names_the_file_and_line(tmp_path):
+    path = write_lexicon(tmp_path / "bad.tsv", ["fever\tR50.9\t3\t0.9", "chills\tR68.83\tmany\t0.5"])
+    with pytest.raises(ConfigError, match=r"bad.tsv, line 4"):
+        load_coding_lexicon(path)
+
+
+def test_packaged_lexicon_is_found_by_name_and_unknown_names_are_listed():
+    assert resolve_lexicon("codiesp-en").endswith("codiesp-en.tsv")
+    with pytest.raises(ConfigError, match="codiesp-en"):
+        resolve_lexicon("no-such-lexicon")
+
+
+@pytest.mark.slow
+def test_mining_keeps_what_the_code_names_and_drops_what_only_co_occurs(default_kb):
+    texts, codes = {}, {}
+    for n in range(4):
+        texts[f"p{n}"] = f"Case {n}. The woman reported paresthesia in both hands. She underwent a radical nephrectomy."
+        codes[f"p{n}"] = {"R20.2", "N28.89"}
+    texts["q"] = "No paresthesia was reported. The child had fever."
+    codes["q"] = {"R50.9"}
+    lexicon = mine_lexicon(default_kb, texts, codes, min_documents=2, min_precision=0.6)
+    assert lexicon.lookup("paresthesia") == LexiconEntry("paresthesia", "R20.2", 4, 1.0)  # the negated note does not count
+    assert lexicon.lookup("radical nephrectomy") is None  # a procedure: its disease code is an inference
+    assert lexicon.lookup("woman") is None  # co-occurs with R20.2 but is no word of its names
+    assert lexicon.lookup("fever") is None  # one document only
+
+
+@pytest.mark.slow
+def test_mining_marks_a_phrase_whose_usual_code_coders_never_write(default_kb):
+    texts = {f"d{n}": f"A growth was seen. Biopsy of the tumor {n}." for n in range(5)}
+    codes = {f"d{n}": {"C61"} for n in range(5)}
+    mentions = {doc_id: [("tumor", "D49.9")] for doc_id in texts}
+    lexicon = mine_lexicon(default_kb, texts, codes, mentions, min_uncoded_documents=5)
+    assert lexicon.lookup("tumor") == LexiconEntry("tumor", None, 5, 0.0)
+
+
+@pytest.mark.slow
+def test_the_clinical_pipeline_codes_lexicon_phrases(default_kb, tmp_path):
+    nlp = clinlink.load("clinical")
+    doc = nlp("She reported paresthesia of the feet. A tumor was found in the pelvis.")
+    codes = {span.text: span._.codes for span in doc.ents}
+    assert codes["paresthesia"]["ICD10CM"][0][:2] == ["R20.2", "Paresthesia of skin"]
+    assert "HPO" in codes["tumor"] and codes["tumor"].get("ICD10CM", [[None, None, None]])[0][2] is None  # no ICD-10-CM code linked
+    assert [entry["code"] for entry in doc._.codes["ICD10CM"]] == ["R20.2"]
+
+
+@pytest.mark.slow
+def test_a_users_lexicon_adds_mentions_and_codes(default_kb, tmp_path):
+    path = write_lexicon(tmp_path / "mine.tsv", ["achy all over\tR52\t3\t0.8"])
+    nlp = clinlink.load("clinical", ner={"coding_lexicon": path}, linker={"coding_lexicon": path})
+    doc = nlp("Since Monday she feels achy all over.")
+    found = {span.text: span._.codes["ICD10CM"][0][0] for span in doc.ents}
+    assert found == {"achy all over": "R52"}
+    without = clinlink.load("clinical", ner={"coding_lexicon": None}, linker={"coding_lexicon": None})
+    assert "achy all over" not in {span.text for span in without("Since Monday she feels achy all over.").ents}
