@@ -45,6 +45,18 @@ def read_pipeline_config(path: Path) -> dict[str, Any]:
     return data
 
 
+def component_names(name_or_path: str | Path | None = None) -> list[str]:
+    """The component names of a pipeline (as :func:`load` takes it), without loading it."""
+    path = find_pipeline(name_or_path)
+    if path.is_dir():
+        return list(spacy.util.load_config(path / "config.cfg")["nlp"]["pipeline"])
+    return _names(read_pipeline_config(path))
+
+
+def _names(data: dict[str, Any]) -> list[str]:
+    return [component.get("name", component["factory"]) for component in data["components"]]
+
+
 def load(name_or_path: str | Path | None = None, exclude: tuple[str, ...] = (), **component_overrides: dict) -> Language:
     """A spaCy pipeline from a packaged name (default ``clinical``; see :func:`clinlink.resources.known`), a YAML path, or a
     directory written by ``nlp.to_disk``.
@@ -63,7 +75,7 @@ def load(name_or_path: str | Path | None = None, exclude: tuple[str, ...] = (), 
 
 
 def _build(path: Path, data: dict[str, Any], exclude: tuple[str, ...], component_overrides: dict[str, dict]) -> Language:
-    names = [component.get("name", component["factory"]) for component in data["components"]]
+    names = _names(data)
     unknown = sorted(set(component_overrides) - set(names))
     if unknown:
         raise ConfigError(f"{path}: no component named {', '.join(map(repr, unknown))} to configure (components: {', '.join(names)})")

@@ -60,6 +60,10 @@ def annotate(
     shorthand: Path = typer.Option(
         None, "--shorthand", exists=True, dir_okay=False, help="YAML: your short forms and their senses, read after clinlink's (see clinlink/ner/shorthand.yaml)."
     ),
+    coding_lexicon: Path = typer.Option(
+        None, "--coding-lexicon", exists=True, dir_okay=False,
+        help="TSV: phrase -> ICD-10-CM code ('-': not coded), in place of the pipeline's (see `clinlink train coding-lexicon`).",
+    ),
 ) -> None:
     """Annotate every note of a folder or table; bad notes go to OUT/errors.jsonl and the run goes on."""
     from clinlink.batch import annotate as run_annotate
@@ -69,12 +73,17 @@ def annotate(
     from clinlink.batch.inputs import check_source
     from clinlink.io.shards import ERRORS_FILE
     from clinlink.io.writers import WriterOptions, prepare_format
+    from clinlink.pipeline import component_names
 
     options = RunOptions(max_chars=max_chars, batch_size=batch_size, n_process=n_process, shard_size=shard_size, log_text=log_text)
     if rerank and "linker" in exclude:
         raise typer.BadParameter("--rerank needs the linker; it is excluded", param_hint="--rerank")
     overrides: dict[str, dict] = {"linker": {"reranker": rerank}} if rerank else {}
     ner = {"extra_names": str(extra_names.resolve()) if extra_names else None, "extra_shorthand": str(shorthand.resolve()) if shorthand else None}
+    if coding_lexicon:
+        ner["coding_lexicon"] = str(coding_lexicon.resolve())
+        if "linker" in component_names(pipeline) and "linker" not in exclude:
+            overrides.setdefault("linker", {})["coding_lexicon"] = ner["coding_lexicon"]
     if any(ner.values()):
         overrides["ner"] = {key: value for key, value in ner.items() if value}
     spec = PipelineSpec.of(pipeline, exclude, **overrides)

@@ -269,3 +269,16 @@ def test_users_add_short_forms_and_names_from_the_command_line(cli, tmp_path, te
     assert entities["Water on the lung"]["concept_id"] == "HP:9000002"
     missing = cli("annotate", notes, "-o", tmp_path / "out2", "--pipeline", test_pipeline, "--shorthand", tmp_path / "nope.yaml")
     assert missing.exit_code != 0 and "nope.yaml" in missing.output
+
+
+def test_users_pass_their_coding_lexicon_from_the_command_line(cli, tmp_path, test_pipeline, records_of, make_notes):
+    notes = make_notes(tmp_path / "notes", {"a.txt": "FINDINGS: a wet lung base on the left."})
+    lexicon = tmp_path / "coding.tsv"
+    lexicon.write_text("phrase\tcode\tdocuments\tprecision\nwet lung base\tF10.9\t3\t0.8\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = cli("annotate", notes, "-o", out, "--pipeline", test_pipeline, "--coding-lexicon", lexicon)
+    assert result.exit_code == 0, result.output
+    entities = {e["text"]: e for e in records_of(out)[0]["entities"]}
+    assert entities["wet lung base"]["concept_id"] == "ICD10CM:F10.9"
+    plain = cli("annotate", notes, "-o", tmp_path / "plain", "--pipeline", test_pipeline)
+    assert "wet lung base" not in {e["text"] for e in records_of(tmp_path / "plain")[0]["entities"]}
