@@ -208,7 +208,8 @@ class Linker:
         ranked within that vocabulary alone, ICD-10-CM made specific (:func:`~clinlink.linking.choice.specific_icd`)
         and combined with the other mentions of the same context (:func:`~clinlink.linking.choice.combination_icd`).
         ``contexts`` (the mentions' sentences) serve the reranker, laterality and combinations. A vocabulary's
-        code needs ``code_threshold`` (or an exact name): a mention has no code in a vocabulary with nothing close.
+        code needs ``code_threshold``, an exact name or to be the primary concept: a mention has no code in a vocabulary
+        with nothing close.
         A mention whose text is a ``coding_lexicon`` phrase takes that lexicon's ICD-10-CM code, or none."""
         count = len(mentions)
         contexts = list(contexts) if contexts is not None else [None] * count
@@ -235,7 +236,7 @@ class Linker:
             for i, vocabulary_candidates in zip(pending, found):
                 preset = presets[i] if presets[i] and self.kb.find(presets[i]) and self._source(presets[i]) == source else None
                 picks[i] = choose(self.kb, vocabulary_candidates, preset, scores[i], override_margin)
-            picks = [p if p is not None and (p.exact or p.score >= code_threshold) else None for p in picks]
+            picks = [p if p is not None and (p.exact or p.score >= code_threshold or p is chosen[i]) else None for i, p in enumerate(picks)]
             if source == ICD10CM:
                 picks = self._icd_core_picks(mentions, picks, chosen, synonyms=True)
                 picks = [lexicon_picks[i] if i in lexicon_picks else pick for i, pick in enumerate(picks)]

@@ -39,6 +39,7 @@ DEFAULT_CONFIG = {
     "coding_lexicon": None,
     "fuzzy": True,
     "fuzzy_min_score": 88.0,
+    "fuzzy_max_edits": 0,
     "keep_existing": True,
     "shorthand": True,
     "extra_shorthand": None,
@@ -49,7 +50,7 @@ DEFAULT_CONFIG = {
 @lru_cache(maxsize=8)
 def _matchers(
     kb_spec: str | None, concept_filter: ConceptFilter, prefer: tuple, kinds: tuple, stop_names: str | None,
-    extra_names: str | None, coding_lexicon: str | None, fuzzy: bool, fuzzy_min_score: float,
+    extra_names: str | None, coding_lexicon: str | None, fuzzy: bool, fuzzy_min_score: float, fuzzy_max_edits: int,
 ):
     kb = shared_kb(kb_spec)
 
@@ -58,10 +59,10 @@ def _matchers(
             kb, concept_filter, prefer, kinds, load_stop_names(stop_names), extra_names=load_extra_names(extra_names),
             fallback_names=load_coding_lexicon(coding_lexicon).names() if coding_lexicon else None,
         )
-        return dictionary, FuzzyMatcher(dictionary, min_score=fuzzy_min_score) if fuzzy else None
+        return dictionary, FuzzyMatcher(dictionary, min_score=fuzzy_min_score, max_edits=fuzzy_max_edits) if fuzzy else None
 
     key = cache_key(
-        kb, filter=concept_filter, prefer=prefer, kinds=kinds, fuzzy=fuzzy, fuzzy_min_score=fuzzy_min_score,
+        kb, filter=concept_filter, prefer=prefer, kinds=kinds, fuzzy=fuzzy, fuzzy_min_score=fuzzy_min_score, fuzzy_max_edits=fuzzy_max_edits,
         stop_names=file_digest(stop_names or DEFAULT_STOP_NAMES), extra_names=file_digest(extra_names),
         coding_lexicon=file_digest(coding_lexicon), variants=file_digest(DEFAULT_VARIANTS), code=_code_digest(),
     )
@@ -85,10 +86,11 @@ class MentionDetector:
         self, kb: str | None, concept_filter: ConceptFilter, prefer_sources: list[str], synonym_kinds: list[str],
         stop_names: str | None, extra_names: str | None, fuzzy: bool, fuzzy_min_score: float, keep_existing: bool,
         shorthand: ShorthandLexicon | None = None, domains: tuple[str, ...] = (), coding_lexicon: str | None = None,
+        fuzzy_max_edits: int = 0,
     ):
         self.kb, self.dictionary, self.fuzzy = _matchers(
             kb, concept_filter, tuple(prefer_sources), tuple(synonym_kinds), stop_names, extra_names, coding_lexicon,
-            fuzzy, fuzzy_min_score,
+            fuzzy, fuzzy_min_score, fuzzy_max_edits,
         )
         self.keep_existing = keep_existing
         self.concept_filter = concept_filter
@@ -214,14 +216,16 @@ def abbreviation_mentions(doc: Doc, spans: list[Span]) -> list[Span]:
 def make_ner(
     nlp: Language, name: str, kb: str | None, sources: list[str], groups: list[str], semantic_types: list[str],
     within: list[str], exclude: list[str], prefer_sources: list[str], synonym_kinds: list[str],
-    stop_names: str | None, extra_names: str | None, coding_lexicon: str | None, fuzzy: bool, fuzzy_min_score: float,
+    stop_names: str | None, extra_names: str | None, coding_lexicon: str | None, fuzzy: bool, fuzzy_min_score: float, fuzzy_max_edits: int,
     keep_existing: bool, shorthand: bool, extra_shorthand: str | None, domains: list[str],
 ) -> MentionDetector:
     """``kb``: compiled KB dir or ontology config name (None = default). ``sources``, ``groups``,
     ``semantic_types``, ``within`` (subtree roots) and ``exclude`` choose the concepts matched.
     ``extra_names``: a YAML mapping concept id -> phrases matched as names of it. ``coding_lexicon``: a packaged
     coding lexicon's name or a TSV path (:mod:`clinlink.linking.coding_lexicon`): its phrases are matched as
-    names of their ICD-10-CM codes where no other name matches. ``shorthand``: read clinical
+    names of their ICD-10-CM codes where no other name matches. ``fuzzy_max_edits``: a word no name holds is
+    also read as a single-word name one to this many letters away (0: off; ``clinical``: 1, for notes' typos:
+    "nausia", "dysuira"). ``shorthand``: read clinical
     short forms (``clinlink/ner/shorthand.yaml``); ``extra_shorthand``: a user's lexicon of the same shape, read
     after it; ``domains``: the senses of these domains apply (the radiology pipeline: ``[chest]``)."""
     register_extensions()
@@ -229,7 +233,7 @@ def make_ner(
     lexicon = ShorthandLexicon.load((DEFAULT_SHORTHAND, _resolve_path(extra_shorthand))) if shorthand else None
     return MentionDetector(
         kb, concept_filter, prefer_sources, synonym_kinds, _resolve_path(stop_names), _resolve_path(extra_names),
-        fuzzy, fuzzy_min_score, keep_existing, lexicon, tuple(domains), resolve_lexicon(coding_lexicon),
+        fuzzy, fuzzy_min_score, keep_existing, lexicon, tuple(domains), resolve_lexicon(coding_lexicon), fuzzy_max_edits,
     )
 
 

@@ -7,6 +7,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import DamerauLevenshtein
 
 from clinlink.ner.dictionary import FUNCTION_WORDS, MentionDictionary
 
@@ -26,8 +27,10 @@ class FuzzyMatcher:
         min_oov_chars: int = 5,
         max_postings: int = 3000,
         min_word_score: float = 80.0,
+        max_edits: int = 0,
     ):
         self.dictionary = dictionary
+        self.max_edits = max_edits
         self.min_score = min_score
         self.max_words = max_words
         self.min_oov_chars = min_oov_chars
@@ -82,10 +85,14 @@ class FuzzyMatcher:
         return near
 
     def _best_single(self, word: str) -> tuple[str, float] | None:
-        """Typos and variants keep their first letter: only names sharing it are compared."""
+        """Typos and variants keep their first letter: only names sharing it are compared, by similarity, else by
+        edits (up to ``max_edits``: a letter wrong, missing, extra or swapped: "nausia", "anorexa", "dysuira")."""
         names = self._by_initial.get(word[0], ())
         hit = process.extractOne(word, names, scorer=fuzz.ratio, score_cutoff=self.min_score)
-        return (hit[0], hit[1]) if hit else None
+        if hit is not None or not self.max_edits:
+            return (hit[0], hit[1]) if hit else None
+        near = process.extractOne(word, names, scorer=DamerauLevenshtein.distance, score_cutoff=self.max_edits)
+        return (near[0], 100.0 * (1 - near[1] / max(len(word), len(near[0])))) if near else None
 
     def match_at(self, words: list[Word], position: int, anchors: list[bool]) -> Match | None:
         """The longest fuzzy match starting at ``position`` and holding an anchor word (see :meth:`anchors`), or None."""

@@ -76,6 +76,11 @@ CLINICAL = {
     "Worsening dyspnoea and oedema.": [("dyspnoea", "R06.0", "HP:0002094", "present"), ("oedema", "R60.9", "HP:0000969", "present")],
     "History of hyperlipidaemia and anaemia.": [("hyperlipidaemia", "E78.5", "HP:0003077", "present"), ("anaemia", "D64.9", "HP:0001903", "present")],
     "Vomitting and diarrhoea since yesterday.": [("Vomitting", "R11.1", "HP:0002013", "present"), ("diarrhoea", "R19.7", "HP:0002014", "present")],
+    "Pt has diarhea and nausia.": [("diarhea", "R19.7", "HP:0002014", "present"), ("nausia", "R11.0", "HP:0002018", "present")],
+    "Denies dysuira; some anorexa.": [("dysuira", "R30.0", "HP:0100518", "absent"), ("anorexa", "R63.0", "HP:0002039", "present")],
+    # a cancer's site, in the mention or attached to it
+    "Biopsy: carcinoma of the left kidney.": [("carcinoma", "C64.2", None, "present")],
+    "Known gastric adenocarcinoma.": [("gastric adenocarcinoma", "C16.9", None, "present")],
     # plain wording, specific codes
     "Right knee pain for a month.": [("Right knee pain", "M25.561", None, "present")],
     "Urinary tract infection treated with antibiotics.": [("Urinary tract infection", "N39.0", None, "present")],
