@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections import OrderedDict
 from copy import copy
@@ -34,7 +35,7 @@ from clinlink.linking.encoder import TextEncoder
 from clinlink.linking.filters import FilterCache
 from clinlink.linking.icd_names import icd_core_names
 from clinlink.linking.name_vectors import name_vectors
-from clinlink.linking.neoplasm_sites import neoplasm_query
+from clinlink.linking.sites import site_query
 from clinlink.linking.names import NameTable, matches_identity, record_identity, table_identity
 from clinlink.linking.sparse import SparseIndex
 from clinlink.memory import collector_paused
@@ -49,6 +50,10 @@ MERGE_METHOD = "sum"
 #: Concepts each retriever proposes before merging (at least ``k``).
 RETRIEVE_K = 32
 EXACT_SHORTCUTS = ("vector", "sparse", "none")
+
+
+#: ICD-10-CM titles of no site, which a site stated in the text replaces ("Other injury of unspecified body region").
+_NO_SITE = re.compile(r"unspecified (?:site|body region)", re.IGNORECASE)
 
 
 class Linker:
@@ -240,7 +245,7 @@ class Linker:
             if source == ICD10CM:
                 picks = self._icd_core_picks(mentions, picks, chosen, synonyms=True)
                 picks = [lexicon_picks[i] if i in lexicon_picks else pick for i, pick in enumerate(picks)]
-                picks = self._neoplasm_site_picks(mentions, contexts, picks)
+                picks = self._site_picks(mentions, contexts, picks)
                 picks = self._specific_icd(picks, chosen, contexts, mentions)
             best[vocabulary] = picks
         return [
@@ -279,19 +284,19 @@ class Linker:
                 picks[i] = None if concept is None else Candidate(concept.id, concept.name, 1.0, retrieved_by="lexicon", exact=True)
         return picks
 
-    def _neoplasm_site_picks(
-        self, mentions: Sequence[str], contexts: Sequence[str | None], picks: list[Candidate | None]
-    ) -> list[Candidate | None]:
-        """Mentions of a malignant or metastatic neoplasm left without a code get the code of its site, when the
-        mention or the words attached to it name one (:mod:`clinlink.linking.neoplasm_sites`)."""
-        queries = {i: neoplasm_query(mentions[i], contexts[i]) for i, pick in enumerate(picks) if pick is None}
+    def _site_picks(self, mentions: Sequence[str], contexts: Sequence[str | None], picks: list[Candidate | None]) -> list[Candidate | None]:
+        """Mentions of a malignant or metastatic neoplasm or a fracture left without a code, or with one of no
+        site, get the code of their site when the mention or the words around it name one
+        (:mod:`clinlink.linking.sites`)."""
+        queries = {i: site_query(mentions[i], contexts[i]) for i, pick in enumerate(picks) if pick is None or _NO_SITE.search(pick.name)}
         queries = {i: query for i, query in queries.items() if query is not None}
         if not queries:
             return picks
         found = self.link([query.text for query in queries.values()], k=10, sources=[ICD10CM], nil_threshold=0.0)
         result = list(picks)
         for (i, query), candidates in zip(queries.items(), found):
-            result[i] = next((c for c in candidates if query.accepts(c.name)), None)
+            taken = next((c for c in candidates if query.accepts(c.concept_id.removeprefix(ICD10CM_PREFIX), c.name)), None)
+            result[i] = taken or picks[i]
         return result
 
     def _exact_names(self, concept_id: str) -> tuple[str, ...]:

@@ -1,0 +1,110 @@
+"""Where a cancer or a fracture is: their ICD-10-CM codes need the site, which notes write beside the head word
+("gastric adenocarcinoma", "carcinoma of the left kidney", "left rib fracture", "fracture of the femur").
+
+:func:`site_query` turns a mention with a malignant head (carcinoma, cancer, sarcoma, malignancy, seminoma), a
+metastatic one or a fracture, and a site word in the mention, right after it ("of / in the ...") or just before
+it, into the title ICD-10-CM gives it: "Malignant neoplasm of stomach", "Secondary malignant neoplasm of liver",
+"Fracture of rib". The linker retrieves that title within ICD-10-CM and keeps a candidate whose title says that
+condition of that site in the right chapter (:meth:`SiteQuery.accepts`). Site words live in ``sites.yaml``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from clinlink.text.normalize import tokens
+
+SITES_FILE = Path(__file__).with_name("sites.yaml")
+#: Words after the mention that attach a site to it: "carcinoma of the bladder", "metastases in both lungs".
+ATTACHING = frozenset({"of", "in", "at", "on", "involving", "from"})
+REACH_AFTER = 5  # words after the mention searched for its site
+REACH_BEFORE = 2  # words just before it ("left rib fracture", "prostate adenocarcinoma")
+
+
+@dataclass(frozen=True, slots=True)
+class SiteKind:
+    """A head whose code needs a site: the pattern of its mention, the site words it takes, the titles it
+    has in ICD-10-CM and the chapter letter of its codes."""
+
+    head: re.Pattern
+    sites: str  # the sites.yaml section
+    titles: tuple[str, ...]
+    chapter: str
+    unless: re.Pattern | None = None  # a mention matching this is another kind
+
+
+MALIGNANT = SiteKind(re.compile(r"carcinom|cancer|sarcom|malignan|seminom"), "organs", ("malignant neoplasm of",), "C")
+SECONDARY = SiteKind(
+    re.compile(r"metasta"), "organs", ("secondary malignant neoplasm of", "secondary and unspecified malignant neoplasm of"), "C",
+    unless=MALIGNANT.head,
+)
+FRACTURE = SiteKind(
+    re.compile(r"\bfracture"), "bones", ("fracture of", "unspecified fracture of", "multiple fractures of", "other fracture of"), "S",
+    unless=re.compile(r"patholog|stress|fragility|osteoporo"),
+)
+KINDS = (MALIGNANT, SECONDARY, FRACTURE)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteQuery:
+    """The ICD-10-CM title to retrieve and what a candidate must say to be taken."""
+
+    text: str
+    kind: SiteKind
+    site: str
+
+    def accepts(self, code: str, title: str) -> bool:
+        lowered = title.lower()
+        return (
+            code.startswith(self.kind.chapter)
+            and lowered.startswith(self.kind.titles)
+            and all(word in tokens(lowered) for word in tokens(self.site))
+        )
+
+
+@cache
+def site_words(section: str) -> dict[tuple[str, ...], str]:
+    """Site word(s) of a note -> the site as ICD-10-CM names it, for one section of ``sites.yaml``."""
+    data = yaml.safe_load(SITES_FILE.read_text(encoding="utf-8"))
+    return {tuple(tokens(word)): site for word, site in data[section].items()}
+
+
+def site_query(mention: str, context: str | None) -> SiteQuery | None:
+    """The site query of ``mention``, its site read in the mention or in the words of ``context`` (its
+    sentence) attached to it or just before it; None when it names no such condition or no site."""
+    words = tokens(mention)
+    joined = " ".join(words)
+    kind = next((k for k in KINDS if k.head.search(joined) and not (k.unless and k.unless.search(joined))), None)
+    if kind is None:
+        return None
+    sites = site_words(kind.sites)
+    site = _site_in(words, sites)
+    if site is None:
+        before, after = _neighbours(words, tokens(context or ""))
+        site = (_site_in(after, sites) if after[:1] and after[0] in ATTACHING else None) or _site_in(before, sites)
+    if site is None:
+        return None
+    return SiteQuery(f"{kind.titles[0]} {site}", kind, site)
+
+
+def _site_in(words: list[str], sites: dict[tuple[str, ...], str]) -> str | None:
+    for size in (2, 1):
+        for start in range(len(words) - size + 1):
+            site = sites.get(tuple(words[start : start + size]))
+            if site is not None:
+                return site
+    return None
+
+
+def _neighbours(mention: list[str], context: list[str]) -> tuple[list[str], list[str]]:
+    """The words just before and after the mention's first occurrence in ``context``."""
+    size = len(mention)
+    for start in range(len(context) - size + 1):
+        if context[start : start + size] == mention:
+            return context[max(0, start - REACH_BEFORE) : start], context[start + size : start + size + REACH_AFTER]
+    return [], []

@@ -1,0 +1,59 @@
+"""The site of a cancer or a fracture, read in the mention or the words around it. Sentences written for this test."""
+
+from __future__ import annotations
+
+import pytest
+
+import clinlink
+from clinlink.linking.sites import site_query
+
+
+@pytest.mark.parametrize(
+    ("mention", "context", "query"),
+    [
+        ("gastric adenocarcinoma", None, "malignant neoplasm of stomach"),
+        ("carcinoma", "Biopsy showed a carcinoma of the left renal pelvis.", "malignant neoplasm of renal pelvis"),
+        ("Prostate cancer", "Prostate cancer, Gleason 7.", "malignant neoplasm of prostate"),
+        ("adenocarcinoma", "A prostate adenocarcinoma was found.", "malignant neoplasm of prostate"),
+        ("metastases", "There were metastases in the liver.", "secondary malignant neoplasm of liver"),
+        ("leiomyosarcoma", "A leiomyosarcoma of the retroperitoneum was resected.", "malignant neoplasm of retroperitoneum"),
+        ("fracture", "Left rib fracture after a fall.", "fracture of rib"),
+        ("fracture", "She had a fracture of the right femur.", "fracture of femur"),
+    ],
+)
+def test_a_site_gives_the_title_to_retrieve(mention, context, query):
+    assert site_query(mention, context).text == query
+
+
+@pytest.mark.parametrize(
+    ("mention", "context"),
+    [
+        ("carcinoma", "A carcinoma was found; the kidney was normal."),  # the site is not attached to it
+        ("renal cyst", None),  # no head that needs a site
+        ("carcinoma", "Carcinoma of unknown primary."),
+        ("pathological fracture", "A pathological fracture of the femur."),  # not a traumatic fracture
+    ],
+)
+def test_no_query_without_a_head_and_its_site(mention, context):
+    assert site_query(mention, context) is None
+
+
+def test_a_candidate_must_name_that_condition_of_that_site_in_its_chapter():
+    query = site_query("bladder carcinoma", None)
+    assert query.accepts("C67.9", "Malignant neoplasm of bladder, unspecified")
+    assert not query.accepts("D30.3", "Benign neoplasm of bladder")
+    assert not query.accepts("C79.11", "Secondary malignant neoplasm of bladder")
+    assert not query.accepts("C23", "Malignant neoplasm of gallbladder")
+    fracture = site_query("fracture", "Left rib fracture.")
+    assert fracture.accepts("S22.32", "Fracture of one rib, left side")
+    assert not fracture.accepts("M84.48", "Pathological fracture, other site")
+
+
+@pytest.mark.slow
+def test_the_clinical_pipeline_codes_the_site_and_side(default_kb):
+    nlp = clinlink.load("clinical")
+    doc = nlp("Biopsy showed carcinoma of the left kidney. He also had a gastric adenocarcinoma. Left rib fracture.")
+    codes = {span.text: span._.codes["ICD10CM"][0][0] for span in doc.ents if span._.codes and "ICD10CM" in span._.codes}
+    assert codes["carcinoma"] == "C64.2"
+    assert codes["gastric adenocarcinoma"] == "C16.9"
+    assert codes["fracture"].startswith("S22.3")
