@@ -101,6 +101,7 @@ def bi_encoder(
     out: Path = OUT,
     batch_size: int = typer.Option(64, "--batch-size", help="Synonym pairs per batch (2x names)."),
     max_pairs: int = typer.Option(50, "--max-pairs", help="Most pairs taken from one concept."),
+    paraphrase: bool = typer.Option(False, "--paraphrase", help="Also pair names with their paraphrases (\"heart is enlarged\")."),
     max_length: int = typer.Option(25, "--max-length", help="Tokens per name."),
     max_steps: int = MAX_STEPS,
     max_minutes: float = MAX_MINUTES,
@@ -115,6 +116,7 @@ def bi_encoder(
     settings = BiEncoderSettings(
         sources=tuple(sources),
         max_pairs_per_concept=max_pairs,
+        paraphrase=paraphrase,
         batch_size=batch_size,
         max_length=max_length,
         training=_training_settings(max_steps, max_minutes, seed, lr, threads),
@@ -124,7 +126,8 @@ def bi_encoder(
         report, summary = train_bi_encoder(kb, _base(base), out, settings, bar)
     data = (
         f"Synonym pairs of the KB sources {', '.join(sources)}: every two names of a concept, "
-        f"at most {max_pairs} pairs a concept; held-out concepts (clinlink.training.splits) excluded."
+        f"at most {max_pairs} pairs a concept{', paraphrases counted as names' if paraphrase else ''}; held-out concepts "
+        "(clinlink.training.splits) excluded."
     )
     card = write_model_card(out, "clinlink bi-encoder", summary, settings, report, _command(ctx), data)
     _finish(out, report, summary, card)

@@ -35,6 +35,7 @@ class BiEncoderSettings:
 
     sources: tuple[str, ...] = ("HP",)
     max_pairs_per_concept: int = MAX_PAIRS_PER_CONCEPT
+    paraphrase: bool = False
     batch_size: int = 64
     max_length: int = 25
     pooling: str | None = None
@@ -109,7 +110,7 @@ def train_bi_encoder(
 ) -> tuple[TrainingReport, dict[str, Any]]:
     """Fine-tune ``base`` on ``kb``'s synonym pairs and save it to ``out``; (report, data/weight summary)."""
     prepare(settings.training)
-    pairs = synonym_pairs(kb, settings.sources, settings.max_pairs_per_concept, settings.training.seed)
+    pairs = synonym_pairs(kb, settings.sources, settings.max_pairs_per_concept, settings.training.seed, settings.paraphrase)
     encoder = TextEncoder(base, pooling=settings.pooling, max_length=settings.max_length)
     model = TrainableEncoder(encoder)
     miner = MultiSimilarityMiner(settings.miner_margin)

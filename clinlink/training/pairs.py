@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from clinlink.kb import Concept, KnowledgeBase
+from clinlink.training.paraphrase import paraphrases
 from clinlink.training.splits import is_held_out
 
 #: SapBERT caps each concept's pairs at 50.
@@ -36,11 +37,15 @@ def training_concepts(kb: KnowledgeBase, sources: Sequence[str]) -> Iterable[Con
             yield concept
 
 
-def concept_pairs(concept: Concept, max_per_concept: int, rng: random.Random) -> list[NamePair]:
-    """Unordered pairs of the concept's distinct names (case-insensitively), at most ``max_per_concept``."""
+def concept_pairs(concept: Concept, max_per_concept: int, rng: random.Random, paraphrase: bool = False) -> list[NamePair]:
+    """Unordered pairs of the concept's distinct names (case-insensitively), at most ``max_per_concept``;
+    with ``paraphrase``, the names' paraphrases (:mod:`clinlink.training.paraphrase`) count as names."""
     distinct: dict[str, str] = {}
     for name in concept.names:
         distinct.setdefault(name.lower(), name)
+    for name in list(distinct.values()) if paraphrase else ():
+        for other in paraphrases(name):
+            distinct.setdefault(other.lower(), other)
     names = list(distinct.values())
     combos = list(itertools.combinations(names, 2))
     if len(combos) > max_per_concept:
@@ -53,9 +58,12 @@ def synonym_pairs(
     sources: Sequence[str] = ("HP",),
     max_per_concept: int = MAX_PAIRS_PER_CONCEPT,
     seed: int = 42,
+    paraphrase: bool = False,
 ) -> list[NamePair]:
     """All training pairs of ``sources``, shuffled with ``seed``."""
     rng = random.Random(seed)
-    pairs = [pair for concept in training_concepts(kb, sources) for pair in concept_pairs(concept, max_per_concept, rng)]
+    pairs = [
+        pair for concept in training_concepts(kb, sources) for pair in concept_pairs(concept, max_per_concept, rng, paraphrase)
+    ]
     rng.shuffle(pairs)
     return pairs
