@@ -72,7 +72,7 @@ def mine_lexicon(
         if documents < min_documents:
             continue
         phrase = surface[key].most_common(1)[0][0]
-        for code, hits in counts.most_common():
+        for code, hits in sorted(counts.items(), key=lambda item: (-item[1], item[0])):  # ties by code: deterministic
             if hits < min_documents or hits / documents < min_precision:
                 break
             valid = _valid_code(kb, code)
@@ -148,10 +148,11 @@ def _named_by(phrase: str, code_words: frozenset[str]) -> bool:
 
 
 def _same_stem(word: str, other: str) -> bool:
-    """Two forms of one word: a shared beginning of at least six letters that leaves at most three letters of
-    the shorter ("diabetic" ~ "diabetes", "depressive" ~ "depression"; not "hyperintense" ~ "hypertension")."""
+    """Two forms of one word: a shared beginning of at least six letters that leaves at most five letters of
+    the longer ("diabetic" ~ "diabetes", "depressive" ~ "depression"; not "hyperintense" ~ "hypertension",
+    "pneumothorax" ~ "pneumonia")."""
     shared = len(os.path.commonprefix([word, other]))
-    return shared >= 6 and shared >= min(len(word), len(other)) - 3
+    return shared >= 6 and shared >= max(len(word), len(other)) - 5
 
 
 def _valid_code(kb: KnowledgeBase, code: str) -> str | None:

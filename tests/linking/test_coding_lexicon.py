@@ -88,3 +88,23 @@ def test_a_users_lexicon_adds_mentions_and_codes(default_kb, tmp_path):
     assert found == {"achy all over": "R52"}
     without = clinlink.load("clinical", ner={"coding_lexicon": None}, linker={"coding_lexicon": None})
     assert "achy all over" not in {span.text for span in without("Since Monday she feels achy all over.").ents}
+
+
+@pytest.mark.parametrize(
+    ("word", "other", "same"),
+    [("diabetic", "diabetes", True), ("disoriented", "disorientation", True), ("pneumothorax", "pneumonia", False),
+     ("hyperintense", "hypertension", False), ("thrombophilia", "thrombosis", False)],
+)
+def test_forms_of_one_word_share_most_of_it(word, other, same):
+    from clinlink.training.coding_lexicon import _same_stem
+
+    assert _same_stem(word, other) is same
+
+
+@pytest.mark.slow
+def test_mining_is_deterministic_when_codes_tie(default_kb):
+    texts = {f"t{n}": "Fever with chills since Monday." for n in range(2)}
+    codes = {f"t{n}": {"R68.83", "R50.9"} for n in range(2)}  # both codes in both notes: a tie
+    first = mine_lexicon(default_kb, texts, codes)
+    assert first.lookup("fever with chills").code == "R50.9"  # the tie goes to the lower code
+    assert mine_lexicon(default_kb, texts, {k: set(sorted(v, reverse=True)) for k, v in codes.items()}).entries == first.entries
