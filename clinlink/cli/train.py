@@ -249,8 +249,10 @@ def name_vectors_command(
 @app.command("coding-lexicon")
 def coding_lexicon_command(
     ctx: typer.Context,
-    notes: Path = typer.Option(..., "--notes", help="Folder of coded notes, one <doc_id>.txt each."),
-    codes: Path = typer.Option(..., "--codes", help="TSV of doc_id <TAB> ICD-10-CM code, one row per code (a header row is skipped)."),
+    notes: Path = typer.Option(..., "--notes", exists=True, file_okay=False, help="Folder of coded notes, one <doc_id>.txt each."),
+    codes: Path = typer.Option(
+        ..., "--codes", exists=True, dir_okay=False, help="TSV of doc_id <TAB> ICD-10-CM code, one row per code (a header row is skipped)."
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Coding lexicon TSV to write."),
     min_documents: int = typer.Option(2, "--min-documents", help="Documents a phrase and its code must share."),
     min_precision: float = typer.Option(0.6, "--min-precision", help="Share of a phrase's documents that carry its code."),

@@ -59,12 +59,14 @@ class CodingLexicon:
         return cls({normalize(e.phrase): e for e in entries if normalize(e.phrase)}, header)
 
     def save(self, path: str | Path) -> None:
-        """Writes the TSV (header lines as ``#`` comments), entries by documents, then phrase."""
+        """Writes the TSV atomically (header lines as ``#`` comments), entries by documents, then phrase."""
         lines = [f"# {line}".rstrip() for line in self.header]
         lines.append("phrase\tcode\tdocuments\tprecision")
         for entry in sorted(self.entries.values(), key=lambda e: (-e.documents, e.phrase)):
             lines.append(f"{entry.phrase}\t{entry.code or NO_CODE}\t{entry.documents}\t{entry.precision:.3f}")
-        Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        from clinlink.io.writers import atomic_write_text
+
+        atomic_write_text(Path(path), "\n".join(lines) + "\n")
 
 
 @lru_cache(maxsize=8)

@@ -110,3 +110,17 @@ def test_training_never_defaults_to_the_packaged_models(tiny_kb_dir: Path, tiny_
         result = runner.invoke(app, ["train", *command, "--kb", str(tiny_kb_dir)])
         assert result.exit_code == 2 and ("'--out'" in result.output or "'--model'" in result.output), result.output
     assert {path: path.stat().st_mtime_ns for path in packaged_dir(MODEL).rglob("*") if path.is_file()} == before
+
+
+def test_coding_lexicon_needs_its_notes_and_codes(tmp_path: Path):
+    (tmp_path / "notes").mkdir()
+    codes = tmp_path / "codes.tsv"
+    codes.write_text("doc_id\tcode\nd1\n", encoding="utf-8")
+    missing = runner.invoke(app, ["train", "coding-lexicon", "--notes", str(tmp_path / "nope"), "--codes", str(codes), "--out", str(tmp_path / "l.tsv")])
+    assert missing.exit_code == 2 and "nope" in missing.output
+    empty = runner.invoke(app, ["train", "coding-lexicon", "--notes", str(tmp_path / "notes"), "--codes", str(codes), "--out", str(tmp_path / "l.tsv")])
+    assert empty.exit_code != 0 and "no .txt notes" in str(empty.exception) + empty.output
+    (tmp_path / "notes" / "d1.txt").write_text("Fever.", encoding="utf-8")
+    bad_row = runner.invoke(app, ["train", "coding-lexicon", "--notes", str(tmp_path / "notes"), "--codes", str(codes), "--out", str(tmp_path / "l.tsv")])
+    assert bad_row.exit_code != 0 and "codes.tsv, line 2" in str(bad_row.exception) + bad_row.output
+    assert not (tmp_path / "l.tsv").exists()
