@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -268,20 +269,17 @@ def coding_lexicon_command(
         raise ConfigError(f"{notes}: no .txt notes")
     gold = _read_codes(codes)
     nlp = clinlink.load("clinical", ner={"coding_lexicon": None}, linker={"coding_lexicon": None})
-    mentions = {}
-    for doc_id, doc in zip(texts, nlp.pipe(texts.values(), batch_size=32)):
-        mentions[doc_id] = [
-            (span.text, span._.codes["ICD10CM"][0][0])
-            for span in doc.ents
-            if span._.assertion in ("present", "possible") and span._.codes and (span._.codes.get("ICD10CM") or [[None, None, None]])[0][2] is not None
-        ]
-    header = (
+    mentions = {  # the pipeline's own codes of each note (doc._.codes: absent, family, hypothetical left out), with their mention texts
+        doc_id: [(text, entry["code"]) for entry in (doc._.codes or {}).get("ICD10CM", []) for _, _, text in entry["mentions"]]
+        for doc_id, doc in zip(texts, nlp.pipe(texts.values(), batch_size=32))
+    }
+    lexicon = mine_lexicon(_kb(kb_dir), texts, gold, mentions, min_documents, min_precision)
+    lexicon = replace(lexicon, header=(
         "clinlink coding lexicon: phrase -> ICD-10-CM code ('-': not coded), mined by `clinlink train coding-lexicon`.",
         f"data: {len(texts)} notes of {notes.name}, {sum(map(len, gold.values()))} document-level codes",
         f"command: {_command(ctx)}",
         f"min documents {min_documents}, min precision {min_precision}; {time.perf_counter() - started:.0f} s to mine",
-    )
-    lexicon = mine_lexicon(_kb(kb_dir), texts, gold, mentions, min_documents, min_precision, header=header)
+    ))
     lexicon.save(out)
     coded = sum(entry.code is not None for entry in lexicon.entries.values())
     console.print(f"wrote {out}: {coded} coded phrases, {len(lexicon.entries) - coded} phrases not to code")

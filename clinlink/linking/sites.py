@@ -63,7 +63,7 @@ class SiteQuery:
         return (
             code.startswith(self.kind.chapter)
             and lowered.startswith(self.kind.titles)
-            and all(word in tokens(lowered) for word in tokens(self.site))
+            and set(tokens(self.site)) <= set(tokens(lowered))
         )
 
 

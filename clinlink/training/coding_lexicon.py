@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 
 from clinlink.kb import KnowledgeBase
 from clinlink.linking.coding_lexicon import ICD10CM_PREFIX, CodingLexicon, LexiconEntry
@@ -52,11 +52,10 @@ def mine_lexicon(
     min_precision: float = 0.6,
     max_uncoded_precision: float = 0.1,
     min_uncoded_documents: int = 5,
-    header: Sequence[str] = (),
 ) -> CodingLexicon:
     """``texts``: document id -> text; ``codes``: document id -> its ICD-10-CM codes; ``mention_codes``:
-    document id -> (mention text, code) pairs that the pipeline coded (present or possible mentions), for the
-    no-code entries."""
+    document id -> (mention text, code) pairs that the pipeline coded (its ``doc._.codes``), for the no-code
+    entries."""
     found = Counter()
     together: dict[str, Counter] = defaultdict(Counter)
     surface: dict[str, Counter] = defaultdict(Counter)
@@ -82,7 +81,7 @@ def mine_lexicon(
     entries = _whole_phrases(entries)
     for key, entry in _uncoded(mention_codes, codes, min_uncoded_documents, max_uncoded_precision).items():
         entries.setdefault(key, entry)
-    return CodingLexicon(entries, tuple(header))
+    return CodingLexicon(entries)
 
 
 def _affirmed_ngrams(text: str) -> dict[str, str]:
