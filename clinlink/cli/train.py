@@ -261,7 +261,7 @@ def coding_lexicon_command(
 ) -> None:
     """Mine phrase -> ICD-10-CM code pairs (and phrases not to code) from notes coded at the document level."""
     import clinlink
-    from clinlink.training.coding_lexicon import mine_lexicon
+    from clinlink.training.coding_lexicon import RETRIEVED, mine_lexicon
 
     started = time.perf_counter()
     texts = {path.stem: path.read_text(encoding="utf-8", errors="replace") for path in sorted(notes.glob("*.txt"))}
@@ -273,7 +273,11 @@ def coding_lexicon_command(
         doc_id: [(text, entry["code"]) for entry in (doc._.codes or {}).get("ICD10CM", []) for _, _, text in entry["mentions"]]
         for doc_id, doc in zip(texts, nlp.pipe(texts.values(), batch_size=32))
     }
-    lexicon = mine_lexicon(_kb(kb_dir), texts, gold, mentions, min_documents, min_precision)
+    linker = nlp.get_pipe("linker").linker
+    lexicon = mine_lexicon(
+        _kb(kb_dir), texts, gold, mentions, min_documents, min_precision,
+        retrieve=lambda phrases: linker.link(list(phrases), k=RETRIEVED, sources=["ICD10CM"]),
+    )
     lexicon = replace(lexicon, header=(
         "clinlink coding lexicon: phrase -> ICD-10-CM code ('-': not coded), mined by `clinlink train coding-lexicon`.",
         f"data: {len(texts)} notes of {notes.name}, {sum(map(len, gold.values()))} document-level codes",

@@ -25,6 +25,8 @@ CODE_THRESHOLD = 0.9
 DEFAULT_CHILD = (
     re.compile(r",\s*unspecified\b|\bnos$"), re.compile(r"\bwithout (?:complications?|mention)$"), re.compile(r"\bunspecified\b"),
 )
+SIDE_REACH_BEFORE = 2  # words before a mention whose side they state: "left rib fracture"
+SIDE_REACH_AFTER = 4  # words after it, when attached: "fracture of the left femur"
 SIDES = {"left": re.compile(r"\bleft\b"), "right": re.compile(r"\bright\b"), "bilateral": re.compile(r"\bbilateral(?:ly)?\b|\bboth\b")}
 
 
@@ -86,12 +88,19 @@ def specific_icd(kb: KnowledgeBase, concept_id: str, context: str = "") -> str:
         current = following
 
 
-def side_context(mention: str, context: str | None) -> str:
-    """The text whose side words count for a mention: the mention when it states a side, else its sentence."""
+def side_context(mention: str, context: str | None, position: tuple[int, int] | None = None) -> str:
+    """The text whose side words count for a mention: the mention when it states a side, else its sentence; a
+    sentence naming more than one side narrows, where ``position`` (the mention's characters in it) is known, to
+    the words just before the mention and those attached after it ("Left rib fracture and right knee pain")."""
     lowered = mention.lower()
     if any(pattern.search(lowered) for pattern in SIDES.values()):
         return mention
-    return context or ""
+    if not context or position is None or sum(bool(p.search(context.lower())) for p in SIDES.values()) < 2:
+        return context or ""
+    start, end = position
+    after = tokens(context[end:])[:SIDE_REACH_AFTER]
+    attached = after if after[:1] and after[0] in ("of", "in", "on", "at") else []
+    return " ".join([*tokens(context[:start])[-SIDE_REACH_BEFORE:], lowered, *attached])
 
 
 def _side_child(children: list, sides: list[str]) -> str | None:

@@ -194,9 +194,10 @@ class LinkerComponent:
 
     def _link_docs(self, docs: list[Doc]) -> list[Doc]:
         spans = [span for doc in docs for span in doc.ents]
+        sentences = [span.sent if span.doc.has_annotation("SENT_START") else None for span in spans]
         linked = self.linker.annotate(
             [self._query(span) for span in spans],
-            [span.sent.text if span.doc.has_annotation("SENT_START") else None for span in spans],
+            [None if sent is None else sent.text for sent in sentences],
             k=self.k,
             vocabularies=self.vocabularies,
             nil_threshold=self.nil_threshold,
@@ -206,6 +207,9 @@ class LinkerComponent:
             override_margin=self.override_margin,
             code_threshold=self.code_threshold,
             coding_lexicon=self.coding_lexicon,
+            positions=[
+                None if sent is None else (span.start_char - sent.start_char, span.end_char - sent.start_char) for span, sent in zip(spans, sentences)
+            ],
             **self.filters,
         )
         for span, link in zip(spans, linked):

@@ -206,6 +206,7 @@ class Linker:
         override_margin: float = 0.1,
         code_threshold: float = CODE_THRESHOLD,
         coding_lexicon: CodingLexicon | None = None,
+        positions: Sequence[tuple[int, int] | None] | None = None,
     ) -> list[LinkedMention]:
         """Links each mention as the pipeline's linker component does: the primary concept (see
         :func:`~clinlink.linking.choice.choose`; ``presets`` are the mention detector's concepts and
@@ -215,8 +216,11 @@ class Linker:
         ``contexts`` (the mentions' sentences) serve the reranker, laterality and combinations. A vocabulary's
         code needs ``code_threshold``, an exact name or to be the primary concept: a mention has no code in a vocabulary
         with nothing close.
-        A mention whose text is a ``coding_lexicon`` phrase takes that lexicon's ICD-10-CM code, or none."""
+        A mention whose text is a ``coding_lexicon`` phrase takes that lexicon's ICD-10-CM code, or none.
+        ``positions``: each mention's start and end characters in its context, where the words around it count."""
         count = len(mentions)
+        if positions is not None and len(positions) != count:
+            raise ValueError(f"{len(positions)} positions for {count} mentions")
         contexts = list(contexts) if contexts is not None else [None] * count
         presets = list(presets) if presets is not None else [None] * count
         scores = list(detector_scores) if detector_scores is not None else [None] * count
@@ -245,8 +249,8 @@ class Linker:
             if source == ICD10CM:
                 picks = self._icd_core_picks(mentions, picks, chosen, synonyms=True)
                 picks = [lexicon_picks[i] if i in lexicon_picks else pick for i, pick in enumerate(picks)]
-                picks = self._site_picks(mentions, contexts, picks)
-                picks = self._specific_icd(picks, chosen, contexts, mentions)
+                picks = self._site_picks(mentions, contexts, positions or [None] * count, picks)
+                picks = self._specific_icd(picks, chosen, contexts, mentions, positions or [None] * count)
             best[vocabulary] = picks
         return [
             LinkedMention(chosen[i], candidates[i], self._vocabulary_codes(chosen[i], {v: picks[i] for v, picks in best.items()}))
@@ -284,11 +288,15 @@ class Linker:
                 picks[i] = None if concept is None else Candidate(concept.id, concept.name, 1.0, retrieved_by="lexicon", exact=True)
         return picks
 
-    def _site_picks(self, mentions: Sequence[str], contexts: Sequence[str | None], picks: list[Candidate | None]) -> list[Candidate | None]:
+    def _site_picks(
+        self, mentions: Sequence[str], contexts: Sequence[str | None], positions: Sequence[tuple[int, int] | None], picks: list[Candidate | None]
+    ) -> list[Candidate | None]:
         """Mentions of a malignant or metastatic neoplasm or a fracture left without a code, or with one of no
         site, get the code of their site when the mention or the words around it name one
         (:mod:`clinlink.linking.sites`)."""
-        queries = {i: site_query(mentions[i], contexts[i]) for i, pick in enumerate(picks) if pick is None or _NO_SITE.search(pick.name)}
+        queries = {
+            i: site_query(mentions[i], contexts[i], positions[i]) for i, pick in enumerate(picks) if pick is None or _NO_SITE.search(pick.name)
+        }
         queries = {i: query for i, query in queries.items() if query is not None}
         if not queries:
             return picks
@@ -305,7 +313,12 @@ class Linker:
         return (concept.name, *(s.name for s in concept.synonyms if s.kind == "EXACT"))
 
     def _specific_icd(
-        self, picks: list[Candidate | None], chosen: list[Candidate | None], contexts: list[str | None], mentions: Sequence[str]
+        self,
+        picks: list[Candidate | None],
+        chosen: list[Candidate | None],
+        contexts: list[str | None],
+        mentions: Sequence[str],
+        positions: Sequence[tuple[int, int] | None],
     ) -> list[Candidate | None]:
         """Each ICD-10-CM pick as its combination code with another mention of the same context, else its specific code."""
         by_context: dict[str, list[tuple[int, str]]] = {}
@@ -320,7 +333,7 @@ class Linker:
                 continue
             others = [name for j, name in by_context.get(contexts[i] or "", []) if j != i]
             code = combination_icd(self.kb, pick.concept_id, others) if others else None
-            code = specific_icd(self.kb, code or pick.concept_id, side_context(mentions[i], contexts[i]))
+            code = specific_icd(self.kb, code or pick.concept_id, side_context(mentions[i], contexts[i], positions[i]))
             refined.append(pick if code == pick.concept_id else Candidate(code, self.kb.get(code).name, pick.score, exact=pick.exact))
         return refined
 

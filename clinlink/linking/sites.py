@@ -74,9 +74,11 @@ def site_words(section: str) -> dict[tuple[str, ...], str]:
     return {tuple(tokens(word)): site for word, site in data[section].items()}
 
 
-def site_query(mention: str, context: str | None) -> SiteQuery | None:
+def site_query(mention: str, context: str | None, position: tuple[int, int] | None = None) -> SiteQuery | None:
     """The site query of ``mention``, its site read in the mention or in the words of ``context`` (its
-    sentence) attached to it or just before it; None when it names no such condition or no site."""
+    sentence) attached to it or just before it; None when it names no such condition or no site. ``position``
+    (the mention's start and end characters in ``context``) tells apart mentions said twice ("liver metastases
+    and bone metastases"); without it the mention's first occurrence counts."""
     words = tokens(mention)
     joined = " ".join(words)
     kind = next((k for k in KINDS if k.head.search(joined) and not (k.unless and k.unless.search(joined))), None)
@@ -85,7 +87,7 @@ def site_query(mention: str, context: str | None) -> SiteQuery | None:
     sites = site_words(kind.sites)
     site = _site_in(words, sites)
     if site is None:
-        before, after = _neighbours(words, tokens(context or ""))
+        before, after = _neighbours(words, context or "", position)
         site = (_site_in(after, sites) if after[:1] and after[0] in ATTACHING else None) or _site_in(before, sites)
     if site is None:
         return None
@@ -101,8 +103,12 @@ def _site_in(words: list[str], sites: dict[tuple[str, ...], str]) -> str | None:
     return None
 
 
-def _neighbours(mention: list[str], context: list[str]) -> tuple[list[str], list[str]]:
-    """The words just before and after the mention's first occurrence in ``context``."""
+def _neighbours(mention: list[str], text: str, position: tuple[int, int] | None) -> tuple[list[str], list[str]]:
+    """The words just before and after the mention: at ``position`` in ``text``, else its first occurrence."""
+    if position is not None:
+        start, end = position
+        return tokens(text[:start])[-REACH_BEFORE:], tokens(text[end:])[:REACH_AFTER]
+    context = tokens(text)
     size = len(mention)
     for start in range(len(context) - size + 1):
         if context[start : start + size] == mention:

@@ -53,6 +53,10 @@ def test_stated_side_is_followed_and_seventh_characters_are_not_entered(kb):
     assert specific_icd(kb, "ICD10CM:S22.3", "rib fracture") == "ICD10CM:S22.39"
     # both sides in the sentence and none in the mention: the side is not stated for this mention
     assert specific_icd(kb, "ICD10CM:S22.3", side_context("rib fracture", "Left rib fracture and right knee pain.")) == "ICD10CM:S22.39"
+    sentence = "Left rib fracture and right knee pain."  # two sides: the mention's own words decide where its position is known
+    assert side_context("rib fracture", sentence, (5, 17)) == "left rib fracture"
+    assert specific_icd(kb, "ICD10CM:S22.3", side_context("rib fracture", sentence, (5, 17))) == "ICD10CM:S22.32"
+    assert side_context("fracture", "A fracture of the right femur and left knee pain.", (2, 10)) == "a fracture of the right femur"
 
 
 def test_combination_code_needs_the_other_part_in_the_sentence(kb):

@@ -7,6 +7,7 @@ import pytest
 
 import clinlink
 from clinlink.errors import ConfigError
+from clinlink.linking.candidates import Candidate
 from clinlink.linking.coding_lexicon import CodingLexicon, LexiconEntry, load_coding_lexicon, resolve_lexicon
 from clinlink.training.coding_lexicon import mine_lexicon
 
@@ -108,3 +109,36 @@ def test_mining_is_deterministic_when_codes_tie(default_kb):
     first = mine_lexicon(default_kb, texts, codes)
     assert first.lookup("fever with chills").code == "R50.9"  # the tie goes to the lower code
     assert mine_lexicon(default_kb, texts, {k: set(sorted(v, reverse=True)) for k, v in codes.items()}).entries == first.entries
+
+
+@pytest.mark.slow
+def test_retrieval_confirms_a_code_of_the_category_the_phrase_reads_as(default_kb):
+    texts = {f"a{n}": f"Case {n}. Axillary adenopathies were palpated. The patient felt unwell." for n in range(3)}
+    codes = {doc_id: {"R59.9"} for doc_id in texts}
+    retrieved = {"adenopathies": ["R59.1", "R59.0"], "unwell": ["R53.81"]}  # what a linker reads each phrase as
+
+    def retrieve(phrases):
+        return [[Candidate(f"ICD10CM:{code}", code, 0.8) for code in retrieved.get(phrase, ["Z00.00"])] for phrase in phrases]
+
+    assert mine_lexicon(default_kb, texts, codes).lookup("adenopathies") is None  # no word of R59.9's names
+    lexicon = mine_lexicon(default_kb, texts, codes, retrieve=retrieve)
+    assert lexicon.lookup("adenopathies").code == "R59.9"  # coders' code within the category the linker reads
+    assert lexicon.lookup("unwell") is None  # read as another category: co-occurrence alone is not enough
+    assert lexicon.lookup("patient felt") is None
+    fevers = {f"f{n}": f"A {n} day history of fever." for n in range(3)}
+    lexicon = mine_lexicon(default_kb, fevers, {doc_id: {"R50.9"} for doc_id in fevers}, retrieve=lambda ps: [[Candidate("ICD10CM:R50.9", "Fever", 0.9)] for _ in ps])
+    assert lexicon.lookup("fever").code == "R50.9"
+    assert lexicon.lookup("history of fever") is None  # a part of it already names the category: the shortest phrase is the entry
+    exact = {"adenopathies": [Candidate("ICD10CM:R59.1", "Adenopathies", 1.0, exact=True)]}
+    lexicon = mine_lexicon(default_kb, texts, codes, retrieve=lambda phrases: [exact.get(p, []) for p in phrases])
+    assert lexicon.lookup("adenopathies") is None  # the phrase is another code's exact name: that code stands
+
+
+@pytest.mark.slow
+def test_mining_reads_generic_words_only_where_the_name_says_them_and_skips_negated_phrases(default_kb):
+    texts = {f"h{n}": f"History of heart disease. He had no fever on day {n}." for n in range(3)}
+    codes = {doc_id: {"I51.9", "R50.9"} for doc_id in texts}
+    lexicon = mine_lexicon(default_kb, texts, codes)
+    assert lexicon.lookup("heart disease").code == "I51.9"  # "Heart disease, unspecified"
+    assert lexicon.lookup("disease") is None  # a generic word alone names nothing
+    assert lexicon.lookup("fever") is None and lexicon.lookup("no fever") is None  # negated in every note

@@ -57,3 +57,17 @@ def test_the_clinical_pipeline_codes_the_site_and_side(default_kb):
     assert codes["carcinoma"] == "C64.2"
     assert codes["gastric adenocarcinoma"] == "C16.9"
     assert codes["fracture"].startswith("S22.3")
+
+
+def test_a_mention_said_twice_reads_the_site_at_its_own_position():
+    context = "CT showed liver metastases and bone metastases."
+    second = context.rindex("metastases")
+    assert site_query("metastases", context, (second, second + len("metastases"))).text == "secondary malignant neoplasm of bone"
+    assert site_query("metastases", context).text == "secondary malignant neoplasm of liver"  # no position: the first occurrence
+
+
+@pytest.mark.slow
+def test_metastases_are_mentions_coded_at_their_sites(default_kb):
+    doc = clinlink.load("clinical")("CT showed liver metastases and bone metastases. Areas of necrosis were seen.")
+    codes = [entry["code"] for entry in doc._.codes["ICD10CM"]]
+    assert {"C78.7", "C79.51", "I96"} <= set(codes)
