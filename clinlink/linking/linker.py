@@ -250,6 +250,7 @@ class Linker:
                 picks = self._icd_core_picks(mentions, picks, chosen, synonyms=True)
                 picks = [lexicon_picks[i] if i in lexicon_picks else pick for i, pick in enumerate(picks)]
                 picks = self._site_picks(mentions, contexts, positions or [None] * count, picks)
+                picks = self._head_picks(mentions, picks, lexicon_picks)
                 picks = self._specific_icd(picks, chosen, contexts, mentions, positions or [None] * count)
             best[vocabulary] = picks
         return [
@@ -274,6 +275,23 @@ class Linker:
             code = next(filter(None, (cores.get(normalize(name)) for name in names)), None)
             if code is not None:
                 result[i] = Candidate(code, self.kb.get(code).name, 1.0, retrieved_by="exact", exact=True)
+        return result
+
+    def _head_picks(
+        self, mentions: Sequence[str], picks: list[Candidate | None], lexicon_picks: dict[int, Candidate | None]
+    ) -> list[Candidate | None]:
+        """A mention still without a code whose last words are an ICD-10-CM title's core takes that code, the
+        condition it is a kind of: "normocytic anemia" -> D64.9, "lower limb edema" -> R60.9 (the Alphabetic
+        Index's own reading: "Anemia, normocytic D64.9"). Not for a mention the coding lexicon leaves uncoded."""
+        cores = icd_core_names(self.kb)
+        result = list(picks)
+        for i, pick in enumerate(picks):
+            if pick is not None or i in lexicon_picks:
+                continue
+            words = normalize(mentions[i]).split()
+            code = next(filter(None, (cores.get(" ".join(words[start:])) for start in range(1, len(words)))), None)
+            if code is not None:
+                result[i] = Candidate(code, self.kb.get(code).name, 1.0, retrieved_by="head")
         return result
 
     def _lexicon_picks(self, mentions: Sequence[str], lexicon: CodingLexicon | None) -> dict[int, Candidate | None]:

@@ -55,7 +55,7 @@ def mine_lexicon(
     mention_codes: Mapping[str, Iterable[tuple[str, str]]] = {},
     min_documents: int = 2,
     min_precision: float = 0.6,
-    max_uncoded_precision: float = 0.1,
+    max_uncoded_precision: float = 0.25,
     min_uncoded_documents: int = 5,
     retrieve: Callable[[Sequence[str]], list[list[Candidate]]] | None = None,
 ) -> CodingLexicon:

@@ -81,6 +81,12 @@ CLINICAL = {
     # a cancer's site, in the mention or attached to it
     "Biopsy: carcinoma of the left kidney.": [("carcinoma", "C64.2", None, "present")],
     "Known gastric adenocarcinoma.": [("gastric adenocarcinoma", "C16.9", None, "present")],
+    "CT: liver metastases.": [("metastases", "C78.7", None, "present")],
+    # ICD-10-CM Index lead terms and heads: "Febrile (fever) R50.9", "Anemia, normocytic D64.9"
+    "The patient was febrile.": [("febrile", "R50.9", None, "present")],
+    "He is an ex-smoker.": [("ex-smoker", "Z87.891", None, "present")],
+    "Tests showed normocytic anemia.": [("normocytic anemia", "D64.9", "HP:0001897", "present")],
+    "Lower limb edema.": [("Lower limb edema", "R60.9", None, "present")],
     # plain wording, specific codes
     "Right knee pain for a month.": [("Right knee pain", "M25.561", None, "present")],
     "Urinary tract infection treated with antibiotics.": [("Urinary tract infection", "N39.0", None, "present")],
