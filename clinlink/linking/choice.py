@@ -23,7 +23,8 @@ ICD10CM = "ICD10CM"
 CODE_THRESHOLD = 0.9
 #: Children that a mention saying nothing more stands for, best first.
 DEFAULT_CHILD = (
-    re.compile(r",\s*unspecified\b|\bnos$"), re.compile(r"\bwithout (?:complications?|mention)$"), re.compile(r"\bunspecified\b"),
+    re.compile(r",\s*unspecified\b|\bnos$"), re.compile(r"\bwithout (?:complications?|mention)$|,\s*uncomplicated$"),
+    re.compile(r"\bunspecified\b"),
 )
 SIDE_REACH_BEFORE = 2  # words before a mention whose side they state: "left rib fracture"
 SIDE_REACH_AFTER = 4  # words after it, when attached: "fracture of the left femur"
@@ -120,7 +121,8 @@ def _same_core_child(name: str, children: list) -> str | None:
 
 
 def _default_child(parent_name: str, children: list) -> str | None:
-    """The one child that reads as the default: ", unspecified" / NOS, "without complications", "unspecified", one
+    """The one child that reads as the default: ", unspecified" / NOS, "without complications" / ", uncomplicated",
+    "unspecified", one
     "unspecified" more than the parent, or "without ..." (I25.1 -> I25.10 ... without angina pectoris)."""
     for pattern in DEFAULT_CHILD:
         matching = [child.id for child in children if pattern.search(child.name.lower())]

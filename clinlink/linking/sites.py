@@ -1,8 +1,8 @@
-"""Where a cancer or a fracture is: their ICD-10-CM codes need the site, which notes write beside the head word
-("gastric adenocarcinoma", "carcinoma of the left kidney", "left rib fracture", "fracture of the femur").
+"""Where a cancer, a tumor or a fracture is: their ICD-10-CM codes need the site, which notes write beside the
+head word ("gastric adenocarcinoma", "carcinoma of the left kidney", "left rib fracture", "tumor of the bladder").
 
 :func:`site_query` turns a mention with a malignant head (carcinoma, cancer, sarcoma, malignancy, seminoma), a
-metastatic one or a fracture, and a site word in the mention, right after it ("of / in the ...") or just before
+metastatic one, a fracture or a tumor (a neoplasm of unspecified behavior, coded by body system), and a site word in the mention, right after it ("of / in the ...") or just before
 it, into the title ICD-10-CM gives it: "Malignant neoplasm of stomach", "Secondary malignant neoplasm of liver",
 "Fracture of rib". The linker retrieves that title within ICD-10-CM and keeps a candidate whose title says that
 condition of that site in the right chapter (:meth:`SiteQuery.accepts`). Site words live in ``sites.yaml``.
@@ -47,7 +47,11 @@ FRACTURE = SiteKind(
     re.compile(r"\bfracture"), "bones", ("fracture of", "unspecified fracture of", "multiple fractures of", "other fracture of"), "S",
     unless=re.compile(r"patholog|stress|fragility|osteoporo"),
 )
-KINDS = (MALIGNANT, SECONDARY, FRACTURE)
+#: "Tumor - see Neoplasm, unspecified behavior, by site" (the Alphabetic Index): D49, whose titles name body systems.
+UNSPECIFIED_BEHAVIOR = SiteKind(
+    re.compile(r"\btumou?r|\bneoplas"), "systems", ("neoplasm of unspecified behavior of",), "D", unless=re.compile(r"benign|metasta"),
+)
+KINDS = (MALIGNANT, SECONDARY, FRACTURE, UNSPECIFIED_BEHAVIOR)
 
 
 @dataclass(frozen=True, slots=True)

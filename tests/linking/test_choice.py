@@ -47,6 +47,12 @@ def test_diabetes_without_more_is_without_complications(kb):
     assert specific_icd(kb, "ICD10CM:E11") == "ICD10CM:E11.9"
 
 
+@pytest.mark.slow
+def test_abuse_and_dependence_without_more_are_uncomplicated(default_kb):
+    assert specific_icd(default_kb, "ICD10CM:F10.1") == "ICD10CM:F10.10"  # not F10.19 "with unspecified alcohol-induced disorder"
+    assert specific_icd(default_kb, "ICD10CM:F17.21") == "ICD10CM:F17.210"
+
+
 def test_stated_side_is_followed_and_seventh_characters_are_not_entered(kb):
     assert specific_icd(kb, "ICD10CM:S22.3", side_context("Left rib fracture", "Left rib fracture.")) == "ICD10CM:S22.32"
     assert specific_icd(kb, "ICD10CM:S22.3", side_context("rib fracture", "Rib fracture on the right.")) == "ICD10CM:S22.31"

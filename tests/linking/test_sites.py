@@ -19,6 +19,9 @@ from clinlink.linking.sites import site_query
         ("leiomyosarcoma", "A leiomyosarcoma of the retroperitoneum was resected.", "malignant neoplasm of retroperitoneum"),
         ("fracture", "Left rib fracture after a fall.", "fracture of rib"),
         ("fracture", "She had a fracture of the right femur.", "fracture of femur"),
+        ("tumor", "A tumor of the bladder was resected.", "neoplasm of unspecified behavior of bladder"),
+        ("testicular tumor", None, "neoplasm of unspecified behavior of other genitourinary organ"),
+        ("gastric neoplasia", None, "neoplasm of unspecified behavior of digestive system"),
     ],
 )
 def test_a_site_gives_the_title_to_retrieve(mention, context, query):
@@ -32,6 +35,7 @@ def test_a_site_gives_the_title_to_retrieve(mention, context, query):
         ("renal cyst", None),  # no head that needs a site
         ("carcinoma", "Carcinoma of unknown primary."),
         ("pathological fracture", "A pathological fracture of the femur."),  # not a traumatic fracture
+        ("benign tumor of the kidney", None),  # benign: D30, not a neoplasm of unspecified behavior
     ],
 )
 def test_no_query_without_a_head_and_its_site(mention, context):
@@ -57,6 +61,12 @@ def test_the_clinical_pipeline_codes_the_site_and_side(default_kb):
     assert codes["carcinoma"] == "C64.2"
     assert codes["gastric adenocarcinoma"] == "C16.9"
     assert codes["fracture"].startswith("S22.3")
+
+
+@pytest.mark.slow
+def test_a_tumor_is_coded_by_its_body_system_and_side(default_kb):
+    doc = clinlink.load("clinical")("CT showed a left renal tumor.")
+    assert [entry["code"] for entry in doc._.codes["ICD10CM"]] == ["D49.512"]
 
 
 def test_a_mention_said_twice_reads_the_site_at_its_own_position():
