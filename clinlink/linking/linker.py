@@ -53,7 +53,8 @@ EXACT_SHORTCUTS = ("vector", "sparse", "none")
 
 
 #: ICD-10-CM titles of no site, which a site stated in the text replaces ("Other injury of unspecified body region").
-_NO_SITE = re.compile(r"unspecified (?:site|body region)", re.IGNORECASE)
+#: Titles that do not say where: a site read around the mention replaces them.
+_NO_SITE = re.compile(r"unspecified (?:site|body region)|^enlarged lymph nodes, unspecified$", re.IGNORECASE)
 
 
 class Linker:

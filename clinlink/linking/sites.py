@@ -36,6 +36,7 @@ class SiteKind:
     titles: tuple[str, ...]
     chapter: str
     unless: re.Pattern | None = None  # a mention matching this is another kind
+    query: str = "{title} {site}"  # the title to retrieve, from the first title and the site
 
 
 MALIGNANT = SiteKind(re.compile(r"carcinom|cancer|sarcom|malignan|seminom"), "organs", ("malignant neoplasm of",), "C")
@@ -51,7 +52,13 @@ FRACTURE = SiteKind(
 UNSPECIFIED_BEHAVIOR = SiteKind(
     re.compile(r"\btumou?r|\bneoplas"), "systems", ("neoplasm of unspecified behavior of",), "D", unless=re.compile(r"benign|metasta"),
 )
-KINDS = (MALIGNANT, SECONDARY, FRACTURE, UNSPECIFIED_BEHAVIOR)
+#: Enlarged lymph nodes where the note names a region: "Localized enlarged lymph nodes" R59.0 ("axillary
+#: adenopathies"), "Generalized ..." R59.1.
+LYMPH_NODES = SiteKind(
+    re.compile(r"adenopath|enlarged (?:lymph )?nodes?|lymph node enlargement"), "lymph_regions",
+    ("localized enlarged lymph nodes", "generalized enlarged lymph nodes"), "R", query="{site} enlarged lymph nodes",
+)
+KINDS = (MALIGNANT, SECONDARY, FRACTURE, UNSPECIFIED_BEHAVIOR, LYMPH_NODES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +102,7 @@ def site_query(mention: str, context: str | None, position: tuple[int, int] | No
         site = (_site_in(after, sites) if after[:1] and after[0] in ATTACHING else None) or _site_in(before, sites)
     if site is None:
         return None
-    return SiteQuery(f"{kind.titles[0]} {site}", kind, site)
+    return SiteQuery(kind.query.format(title=kind.titles[0], site=site), kind, site)
 
 
 def _site_in(words: list[str], sites: dict[tuple[str, ...], str]) -> str | None:

@@ -22,6 +22,8 @@ from clinlink.linking.sites import site_query
         ("tumor", "A tumor of the bladder was resected.", "neoplasm of unspecified behavior of bladder"),
         ("testicular tumor", None, "neoplasm of unspecified behavior of other genitourinary organ"),
         ("gastric neoplasia", None, "neoplasm of unspecified behavior of digestive system"),
+        ("adenopathies", "Examination revealed axillary adenopathies.", "localized enlarged lymph nodes"),
+        ("lymphadenopathy", "Generalized lymphadenopathy.", "generalized enlarged lymph nodes"),
     ],
 )
 def test_a_site_gives_the_title_to_retrieve(mention, context, query):

@@ -82,6 +82,8 @@ CLINICAL = {
     "Biopsy: carcinoma of the left kidney.": [("carcinoma", "C64.2", None, "present")],
     "Known gastric adenocarcinoma.": [("gastric adenocarcinoma", "C16.9", None, "present")],
     "CT: liver metastases.": [("metastases", "C78.7", None, "present")],
+    "Examination revealed axillary adenopathies.": [("adenopathies", "R59.0", "HP:0002716", "present")],
+    "CT showed a left renal tumor.": [("renal tumor", "D49.512", None, "present")],
     # ICD-10-CM Index lead terms and heads: "Febrile (fever) R50.9", "Anemia, normocytic D64.9"
     "The patient was febrile.": [("febrile", "R50.9", None, "present")],
     "He is an ex-smoker.": [("ex-smoker", "Z87.891", None, "present")],
