@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from clinlink.kb import KnowledgeBase
 from clinlink.linking.candidates import Candidate
 from clinlink.linking.icd_names import core_name
+from clinlink.linking.sites import words_around
 from clinlink.text.normalize import tokens
 
 ICD10CM = "ICD10CM"
@@ -26,8 +27,7 @@ DEFAULT_CHILD = (
     re.compile(r",\s*unspecified\b|\bnos$"), re.compile(r"\bwithout (?:complications?|mention)$|,\s*uncomplicated$"),
     re.compile(r"\bunspecified\b"),
 )
-SIDE_REACH_BEFORE = 2  # words before a mention whose side they state: "left rib fracture"
-SIDE_REACH_AFTER = 4  # words after it, when attached: "fracture of the left femur"
+SIDE_REACH_AFTER = 4  # attached words after a mention whose side they state: "fracture of the left femur"
 SIDES = {"left": re.compile(r"\bleft\b"), "right": re.compile(r"\bright\b"), "bilateral": re.compile(r"\bbilateral(?:ly)?\b|\bboth\b")}
 
 
@@ -98,10 +98,8 @@ def side_context(mention: str, context: str | None, position: tuple[int, int] | 
         return mention
     if not context or position is None or sum(bool(p.search(context.lower())) for p in SIDES.values()) < 2:
         return context or ""
-    start, end = position
-    after = tokens(context[end:])[:SIDE_REACH_AFTER]
-    attached = after if after[:1] and after[0] in ("of", "in", "on", "at") else []
-    return " ".join([*tokens(context[:start])[-SIDE_REACH_BEFORE:], lowered, *attached])
+    before, attached = words_around(tokens(mention), context, position, reach_after=SIDE_REACH_AFTER)
+    return " ".join([*before, lowered, *attached])
 
 
 def _side_child(children: list, sides: list[str]) -> str | None:

@@ -52,8 +52,8 @@ RETRIEVE_K = 32
 EXACT_SHORTCUTS = ("vector", "sparse", "none")
 
 
-#: ICD-10-CM titles of no site, which a site stated in the text replaces ("Other injury of unspecified body region").
-#: Titles that do not say where: a site read around the mention replaces them.
+#: ICD-10-CM titles that do not say where ("Other injury of unspecified body region"): a site read around the
+#: mention replaces them.
 _NO_SITE = re.compile(r"unspecified (?:site|body region)|^enlarged lymph nodes, unspecified$", re.IGNORECASE)
 
 
@@ -310,9 +310,9 @@ class Linker:
     def _site_picks(
         self, mentions: Sequence[str], contexts: Sequence[str | None], positions: Sequence[tuple[int, int] | None], picks: list[Candidate | None]
     ) -> list[Candidate | None]:
-        """Mentions of a malignant or metastatic neoplasm or a fracture left without a code, or with one of no
-        site, get the code of their site when the mention or the words around it name one
-        (:mod:`clinlink.linking.sites`)."""
+        """Mentions of a malignant or metastatic neoplasm, a fracture, a tumor or enlarged lymph nodes left without
+        a code, or with one of no site, get the code of their site when the mention or the words around it name
+        one (:mod:`clinlink.linking.sites`)."""
         queries = {
             i: site_query(mentions[i], contexts[i], positions[i]) for i, pick in enumerate(picks) if pick is None or _NO_SITE.search(pick.name)
         }

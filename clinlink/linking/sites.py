@@ -2,9 +2,10 @@
 head word ("gastric adenocarcinoma", "carcinoma of the left kidney", "left rib fracture", "tumor of the bladder").
 
 :func:`site_query` turns a mention with a malignant head (carcinoma, cancer, sarcoma, malignancy, seminoma), a
-metastatic one, a fracture or a tumor (a neoplasm of unspecified behavior, coded by body system), and a site word in the mention, right after it ("of / in the ...") or just before
-it, into the title ICD-10-CM gives it: "Malignant neoplasm of stomach", "Secondary malignant neoplasm of liver",
-"Fracture of rib". The linker retrieves that title within ICD-10-CM and keeps a candidate whose title says that
+metastatic one, a fracture, a tumor (a neoplasm of unspecified behavior, coded by body system) or enlarged lymph
+nodes, and a site word in the mention, right after it ("of / in the ...") or just before it, into the title
+ICD-10-CM gives it: "Malignant neoplasm of stomach", "Secondary malignant neoplasm of liver", "Fracture of rib",
+"Localized enlarged lymph nodes". The linker retrieves that title within ICD-10-CM and keeps a candidate whose title says that
 condition of that site in the right chapter (:meth:`SiteQuery.accepts`). Site words live in ``sites.yaml``.
 """
 
@@ -98,8 +99,8 @@ def site_query(mention: str, context: str | None, position: tuple[int, int] | No
     sites = site_words(kind.sites)
     site = _site_in(words, sites)
     if site is None:
-        before, after = _neighbours(words, context or "", position)
-        site = (_site_in(after, sites) if after[:1] and after[0] in ATTACHING else None) or _site_in(before, sites)
+        before, attached = words_around(words, context or "", position)
+        site = _site_in(attached, sites) or _site_in(before, sites)
     if site is None:
         return None
     return SiteQuery(kind.query.format(title=kind.titles[0], site=site), kind, site)
@@ -114,14 +115,20 @@ def _site_in(words: list[str], sites: dict[tuple[str, ...], str]) -> str | None:
     return None
 
 
-def _neighbours(mention: list[str], text: str, position: tuple[int, int] | None) -> tuple[list[str], list[str]]:
-    """The words just before and after the mention: at ``position`` in ``text``, else its first occurrence."""
+def words_around(
+    mention: list[str], text: str, position: tuple[int, int] | None, reach_after: int = REACH_AFTER
+) -> tuple[list[str], list[str]]:
+    """The words just before the mention (``mention``: its words) and up to ``reach_after`` words after it when
+    they attach to it ("of the left femur"; else none): at ``position`` in ``text``, else at its first occurrence."""
+    before: list[str] = []
+    after: list[str] = []
     if position is not None:
         start, end = position
-        return tokens(text[:start])[-REACH_BEFORE:], tokens(text[end:])[:REACH_AFTER]
-    context = tokens(text)
-    size = len(mention)
-    for start in range(len(context) - size + 1):
-        if context[start : start + size] == mention:
-            return context[max(0, start - REACH_BEFORE) : start], context[start + size : start + size + REACH_AFTER]
-    return [], []
+        before, after = tokens(text[:start])[-REACH_BEFORE:], tokens(text[end:])[:reach_after]
+    else:
+        context = tokens(text)
+        size = len(mention)
+        found = next((start for start in range(len(context) - size + 1) if context[start : start + size] == mention), None)
+        if found is not None:
+            before, after = context[max(0, found - REACH_BEFORE) : found], context[found + size : found + size + reach_after]
+    return before, after if after[:1] and after[0] in ATTACHING else []
