@@ -75,8 +75,7 @@ def specific_icd(kb: KnowledgeBase, concept_id: str, context: str = "") -> str:
     """The ICD-10-CM code below ``concept_id`` that the text supports: down the side ``context`` states, else
     down the default ("unspecified", "without complications") child, as long as there is one; 7th-character
     extensions (not indexed) are not entered."""
-    words = context.lower()
-    sides = [side for side, pattern in SIDES.items() if pattern.search(words)]
+    sides = sides_of(context)
     current = concept_id
     while True:
         children = [kb.get(child) for child in kb.children(current)]
@@ -100,6 +99,12 @@ def side_context(mention: str, context: str | None, position: tuple[int, int] | 
         return context or ""
     before, attached = words_around(tokens(mention), context, position, reach_after=SIDE_REACH_AFTER)
     return " ".join([*before, lowered, *attached])
+
+
+def sides_of(text: str) -> list[str]:
+    """The sides ``text`` names ("left", "right", "bilateral"), in :data:`SIDES` order."""
+    lowered = text.lower()
+    return [side for side, pattern in SIDES.items() if pattern.search(lowered)]
 
 
 def _side_child(children: list, sides: list[str]) -> str | None:

@@ -28,7 +28,8 @@ from clinlink.kb.knowledge_base import XREF_ALIASES
 from clinlink.linking.candidates import NIL_THRESHOLD, Candidate, Reranker, merge, rank, rerank_gated, search_concepts
 from clinlink.linking.coding_lexicon import ICD10CM_PREFIX, CodingLexicon
 from clinlink.linking.choice import (
-    CODE_THRESHOLD, ICD10CM, VOCABULARY_SOURCES, LinkedMention, choose, combination_icd, side_context, specific_icd, vocabulary_key,
+    CODE_THRESHOLD, ICD10CM, VOCABULARY_SOURCES, LinkedMention, choose, combination_icd, side_context, sides_of, specific_icd,
+    vocabulary_key,
 )
 from clinlink.linking.dense import DenseIndex
 from clinlink.linking.encoder import TextEncoder
@@ -54,7 +55,9 @@ EXACT_SHORTCUTS = ("vector", "sparse", "none")
 
 #: ICD-10-CM titles that do not say where ("Other injury of unspecified body region"): a site read around the
 #: mention replaces them.
-_NO_SITE = re.compile(r"unspecified (?:site|body region)|^enlarged lymph nodes, unspecified$", re.IGNORECASE)
+_NO_SITE = re.compile(
+    r"unspecified (?:site|body region)|^enlarged lymph nodes, unspecified$|^pain, unspecified$|^unspecified abdominal pain$", re.IGNORECASE
+)
 
 
 class Linker:
@@ -322,8 +325,10 @@ class Linker:
         found = self.link([query.text for query in queries.values()], k=10, sources=[ICD10CM], nil_threshold=0.0)
         result = list(picks)
         for (i, query), candidates in zip(queries.items(), found):
-            taken = next((c for c in candidates if query.accepts(c.concept_id.removeprefix(ICD10CM_PREFIX), c.name)), None)
-            result[i] = taken or picks[i]
+            accepted = [c for c in candidates if query.accepts(c.concept_id.removeprefix(ICD10CM_PREFIX), c.name)]
+            stated = sides_of(side_context(mentions[i], contexts[i], positions[i]))
+            on_side = [c for c in accepted if len(stated) == 1 and sides_of(c.name) == stated]  # the side stated first
+            result[i] = next(iter(on_side + accepted), picks[i])
         return result
 
     def _exact_names(self, concept_id: str) -> tuple[str, ...]:

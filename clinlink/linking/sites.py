@@ -1,12 +1,14 @@
-"""Where a cancer, a tumor or a fracture is: their ICD-10-CM codes need the site, which notes write beside the
-head word ("gastric adenocarcinoma", "carcinoma of the left kidney", "left rib fracture", "tumor of the bladder").
+"""Where a cancer, a tumor, a fracture or a pain is: their ICD-10-CM codes need the site, which notes write beside
+the head word ("gastric adenocarcinoma", "carcinoma of the left kidney", "left rib fracture", "tumor of the bladder",
+"pain in the right iliac fossa").
 
 :func:`site_query` turns a mention with a malignant head (carcinoma, cancer, sarcoma, malignancy, seminoma), a
-metastatic one, a fracture, a tumor (a neoplasm of unspecified behavior, coded by body system) or enlarged lymph
-nodes, and a site word in the mention, right after it ("of / in the ...") or just before it, into the title
+metastatic one, a fracture, a tumor (a neoplasm of unspecified behavior, coded by body system), enlarged lymph
+nodes or pain, and a site word in the mention, right after it ("of / in the ...") or just before it, into the title
 ICD-10-CM gives it: "Malignant neoplasm of stomach", "Secondary malignant neoplasm of liver", "Fracture of rib",
-"Localized enlarged lymph nodes". The linker retrieves that title within ICD-10-CM and keeps a candidate whose title says that
-condition of that site in the right chapter (:meth:`SiteQuery.accepts`). Site words live in ``sites.yaml``.
+"Localized enlarged lymph nodes", "Lower quadrant pain". The linker retrieves that title within ICD-10-CM and keeps a
+candidate whose title says that condition of that site in the right chapter (:meth:`SiteQuery.accepts`). Site words
+live in ``sites.yaml``.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ class SiteKind:
 
     head: re.Pattern
     sites: str  # the sites.yaml section
-    titles: tuple[str, ...]
-    chapter: str
+    titles: tuple[str, ...]  # what a candidate's title starts with (none: the site words say it all)
+    chapter: str | tuple[str, ...]  # the first letter(s) of its codes
     unless: re.Pattern | None = None  # a mention matching this is another kind
     query: str = "{title} {site}"  # the title to retrieve, from the first title and the site
 
@@ -59,7 +61,10 @@ LYMPH_NODES = SiteKind(
     re.compile(r"adenopath|enlarged (?:lymph )?nodes?|lymph node enlargement"), "lymph_regions",
     ("localized enlarged lymph nodes", "generalized enlarged lymph nodes"), "R", query="{site} enlarged lymph nodes",
 )
-KINDS = (MALIGNANT, SECONDARY, FRACTURE, UNSPECIFIED_BEHAVIOR, LYMPH_NODES)
+#: "Pain(s), by site" (the Alphabetic Index): "pain in the right iliac fossa" -> R10.31 *Right lower quadrant pain*,
+#: "lumbar pain" -> M54.50, "pain in the left knee" -> M25.562; the site section holds the titles' own words.
+PAIN = SiteKind(re.compile(r"^(?:\w+ )?pains?$"), "pain_sites", (), ("R", "M", "N", "H"), query="{site}")
+KINDS = (MALIGNANT, SECONDARY, FRACTURE, UNSPECIFIED_BEHAVIOR, LYMPH_NODES, PAIN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +79,7 @@ class SiteQuery:
         lowered = title.lower()
         return (
             code.startswith(self.kind.chapter)
-            and lowered.startswith(self.kind.titles)
+            and (not self.kind.titles or lowered.startswith(self.kind.titles))
             and set(tokens(self.site)) <= set(tokens(lowered))
         )
 
@@ -103,7 +108,7 @@ def site_query(mention: str, context: str | None, position: tuple[int, int] | No
         site = _site_in(attached, sites) or _site_in(before, sites)
     if site is None:
         return None
-    return SiteQuery(kind.query.format(title=kind.titles[0], site=site), kind, site)
+    return SiteQuery(kind.query.format(title=next(iter(kind.titles), ""), site=site), kind, site)
 
 
 def _site_in(words: list[str], sites: dict[tuple[str, ...], str]) -> str | None:

@@ -24,6 +24,10 @@ from clinlink.linking.sites import site_query
         ("gastric neoplasia", None, "neoplasm of unspecified behavior of digestive system"),
         ("adenopathies", "Examination revealed axillary adenopathies.", "localized enlarged lymph nodes"),
         ("lymphadenopathy", "Generalized lymphadenopathy.", "generalized enlarged lymph nodes"),
+        ("pain", "He reported pain in the right iliac fossa.", "lower quadrant pain"),
+        ("pain", "She had lumbar pain for two weeks.", "low back pain"),
+        ("Neck pain", None, "cervicalgia"),
+        ("Abdominal pain", "Abdominal pain in the left hypochondrium.", "upper quadrant pain"),
     ],
 )
 def test_a_site_gives_the_title_to_retrieve(mention, context, query):
@@ -38,6 +42,8 @@ def test_a_site_gives_the_title_to_retrieve(mention, context, query):
         ("carcinoma", "Carcinoma of unknown primary."),
         ("pathological fracture", "A pathological fracture of the femur."),  # not a traumatic fracture
         ("benign tumor of the kidney", None),  # benign: D30, not a neoplasm of unspecified behavior
+        ("pain", "He has pain since the fall."),  # pain without a site stays R52
+        ("pain relief", "Pain relief in the right knee."),  # not a pain mention
     ],
 )
 def test_no_query_without_a_head_and_its_site(mention, context):
@@ -53,6 +59,27 @@ def test_a_candidate_must_name_that_condition_of_that_site_in_its_chapter():
     fracture = site_query("fracture", "Left rib fracture.")
     assert fracture.accepts("S22.32", "Fracture of one rib, left side")
     assert not fracture.accepts("M84.48", "Pathological fracture, other site")
+    pain = site_query("pain", "Pain in the left knee.")
+    assert pain.accepts("M25.562", "Pain in left knee")
+    assert not pain.accepts("M25.461", "Effusion, right knee")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("sentence", "code"),
+    [
+        ("He reported pain in the right iliac fossa.", "R10.31"),
+        ("Abdominal pain in the left iliac fossa.", "R10.32"),
+        ("She had lumbar pain for two weeks.", "M54.50"),
+        ("Pain in the left lower limb.", "M79.605"),
+        ("He had pain in the right knee and a left rib fracture.", "M25.561"),
+        ("He has pain since the fall.", "R52"),
+    ],
+)
+def test_the_clinical_pipeline_codes_a_pain_by_its_site_and_side(default_kb, sentence, code):
+    doc = clinlink.load("clinical")(sentence)
+    pains = [span._.codes["ICD10CM"][0][0] for span in doc.ents if "pain" in span.text.lower()]
+    assert pains == [code]
 
 
 @pytest.mark.slow
