@@ -119,6 +119,7 @@ def test_an_interrupted_run_says_how_to_resume(tmp_path, test_pipeline, make_not
     process = subprocess.Popen(
         [sys.executable, "-c", RUN_CLI, "annotate", str(notes), "-o", str(out), "--pipeline", str(test_pipeline), "--shard-size", "5"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a suite started in the background ignores Ctrl-C
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not list((out / "_shards").glob("part-*.json")):
