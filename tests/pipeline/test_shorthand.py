@@ -88,6 +88,7 @@ CLINICAL = {
     "The patient was febrile.": [("febrile", "R50.9", None, "present")],
     "He is an ex-smoker.": [("ex-smoker", "Z87.891", None, "present")],
     "She was admitted after a polytrauma.": [("polytrauma", "T07", None, "present")],
+    "CMV serology was positive.": [("CMV", "B25.9", None, "present")],
     "Tests showed normocytic anemia.": [("normocytic anemia", "D64.9", "HP:0001897", "present")],
     "Lower limb edema.": [("Lower limb edema", "R60.9", None, "present")],
     # plain wording, specific codes
