@@ -10,9 +10,12 @@ from pathlib import Path
 import yaml
 
 DEFAULT_VARIANTS = Path(__file__).with_name("variants.yaml")
-# Qualifiers in classification titles that are never written in notes.
+# Qualifiers in classification titles that are never written in notes: a trailing "NOS", "not elsewhere
+# classified", ", unspecified <words>", "unspecified" and up to three words ("Hemangioma unspecified site") and
+# parentheses; a longer rest is the title itself ("Displaced unspecified condyle fracture of lower end of ...").
 _TITLE_NOISE = re.compile(
-    r",?\s*(?:not elsewhere classified|unspecified(?: [a-z ]+)?|NOS|not otherwise specified)\s*$|\s*\([^)]*\)",
+    r",?\s*(?:not elsewhere classified|unspecified(?: [a-z]+){0,3}|NOS|not otherwise specified)\s*$"
+    r"|,\s*unspecified(?: [a-z ]+)?\s*$|\s*\([^)]*\)",
     re.IGNORECASE,
 )
 # A title cut before its object ("Pain in unspecified joint" -> "Pain in") is not a name.

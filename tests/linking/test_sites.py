@@ -24,6 +24,7 @@ from clinlink.linking.sites import site_query
         ("gastric neoplasia", None, "neoplasm of unspecified behavior of digestive system"),
         ("adenopathies", "Examination revealed axillary adenopathies.", "localized enlarged lymph nodes"),
         ("lymphadenopathy", "Generalized lymphadenopathy.", "generalized enlarged lymph nodes"),
+        ("fracture", "Fracture of the axis.", "fracture of second cervical vertebra"),
         ("pain", "He reported pain in the right iliac fossa.", "lower quadrant pain"),
         ("pain", "She had lumbar pain for two weeks.", "low back pain"),
         ("Neck pain", None, "cervicalgia"),
@@ -110,3 +111,10 @@ def test_metastases_are_mentions_coded_at_their_sites(default_kb):
     doc = clinlink.load("clinical")("CT showed liver metastases and bone metastases. Areas of necrosis were seen.")
     codes = [entry["code"] for entry in doc._.codes["ICD10CM"]]
     assert {"C78.7", "C79.51", "I96"} <= set(codes)
+
+
+@pytest.mark.slow
+def test_a_bone_named_under_a_fracture_code_is_no_mention_alone(default_kb):
+    nlp = clinlink.load("clinical")
+    assert [entry["code"] for entry in nlp("Fracture of the axis.")._.codes["ICD10CM"]] == ["S12.10"]
+    assert nlp("The short axis of the mass measured 3 cm.")._.codes is None

@@ -123,3 +123,6 @@ def test_classification_title_keeps_its_object():
     assert "Pneumonia" in rules.variants("Pneumonia, unspecified organism")
     assert "Pain in" not in rules.variants("Pain in unspecified joint")
     assert "Edema of" not in rules.variants("Edema of unspecified orbit")
+    assert "Hemangioma" in rules.variants("Hemangioma unspecified site")
+    # a title's inner "unspecified" is part of it: no one-word "Displaced" name for "the mass displaces the cava"
+    assert rules.variants("Displaced unspecified fracture of right great toe") == ["Displaced unspecified fracture of right great toe"]
