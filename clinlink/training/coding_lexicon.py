@@ -24,6 +24,7 @@ from clinlink.kb import KnowledgeBase
 from clinlink.linking.candidates import Candidate
 from clinlink.linking.coding_lexicon import ICD10CM_PREFIX, CodingLexicon, LexiconEntry
 from clinlink.linking.icd_names import icd_core_names
+from clinlink.linking.sites import site_words
 from clinlink.text.normalize import normalize, stem, tokens
 
 MAX_WORDS = 4
@@ -179,10 +180,18 @@ def _whole_phrases(entries: dict[str, LexiconEntry]) -> dict[str, LexiconEntry]:
     return kept
 
 
+def _body_sites() -> frozenset[str]:
+    """One-word organs and bones of the site rules ("prostatic", "renal", "rib"): a place, not a condition."""
+    return frozenset(key[0] for section in ("organs", "bones") for key in site_words(section) if len(key) == 1)
+
+
 def _named_by(phrase: str, code_words: frozenset[str]) -> bool:
     """Every content word of ``phrase`` is one of ``code_words``, allowing inflection and derivation (same first
-    stem, or a name's word inside it: "hyperbilirubinemia" ~ "bilirubin")."""
+    stem, or a name's word inside it: "hyperbilirubinemia" ~ "bilirubin"), and one of them names more than a body
+    site ("prostatic" alone is not C61 *Malignant neoplasm of prostate*)."""
     content = [w for w in phrase.split() if w not in STOP_WORDS]
+    if all(w in _BODY_SITES for w in content):
+        return False
     specific = code_words - GENERIC_NAME_WORDS
 
     def named(word: str) -> bool:
@@ -191,6 +200,9 @@ def _named_by(phrase: str, code_words: frozenset[str]) -> bool:
         return any(word == w or _same_stem(word, w) or (len(w) >= 6 and w in word) for w in specific)
 
     return any(w not in GENERIC_NAME_WORDS for w in content) and all(named(word) for word in content)
+
+
+_BODY_SITES = _body_sites()
 
 
 def _same_stem(word: str, other: str) -> bool:

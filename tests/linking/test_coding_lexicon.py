@@ -142,3 +142,12 @@ def test_mining_reads_generic_words_only_where_the_name_says_them_and_skips_nega
     assert lexicon.lookup("heart disease").code == "I51.9"  # "Heart disease, unspecified"
     assert lexicon.lookup("disease") is None  # a generic word alone names nothing
     assert lexicon.lookup("fever") is None and lexicon.lookup("no fever") is None  # negated in every note
+
+
+def test_mining_does_not_code_a_body_site_alone(default_kb):
+    texts = {f"s{n}": f"Prostatic symptoms for {n} months." for n in range(3)}
+    texts.update({f"n{n}": f"A prostatic neoplasm was found on day {n}." for n in range(2)})
+    codes = {doc_id: {"C61"} for doc_id in texts}
+    lexicon = mine_lexicon(default_kb, texts, codes)
+    assert lexicon.lookup("prostatic neoplasm").code == "C61"
+    assert lexicon.lookup("prostatic") is None  # the organ, not its malignant neoplasm
