@@ -24,6 +24,7 @@ from clinlink.linking.sites import site_query
         ("gastric neoplasia", None, "neoplasm of unspecified behavior of digestive system"),
         ("adenopathies", "Examination revealed axillary adenopathies.", "localized enlarged lymph nodes"),
         ("lymphadenopathy", "Generalized lymphadenopathy.", "generalized enlarged lymph nodes"),
+        ("adenopathies", "Adenopathies in the neck.", "localized enlarged lymph nodes"),
         ("fracture", "Fracture of the axis.", "fracture of second cervical vertebra"),
         ("pain", "He reported pain in the right iliac fossa.", "lower quadrant pain"),
         ("pain", "She had lumbar pain for two weeks.", "low back pain"),
