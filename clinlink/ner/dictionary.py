@@ -82,6 +82,7 @@ class MentionDictionary:
     derived: dict[str, str] = field(default_factory=dict)
     derived_roots: frozenset[str] = frozenset()  # every root of every derived key
     qualified: dict[tuple[str, str], str] = field(default_factory=dict)  # (qualifier, concept) -> child
+    fallback: frozenset[tuple[str, ...]] = frozenset()  # keys only a coding lexicon's phrases give: matched as written
 
     @classmethod
     def from_kb(
@@ -141,6 +142,7 @@ class MentionDictionary:
                 key = tuple(stem(t) for t in tokens(phrase))
                 if key and key not in stops:
                     _keep_best(ranked_exact[key], resolved.id, (len(source_rank) + 1, 9, True, False))
+        fallback = frozenset(key for key, ids in ranked_exact.items() if all(rank[0] > len(source_rank) for rank in ids.values()))
         exact = {key: _ordered(ids) for key, ids in ranked_exact.items()}
         free = {key: _ordered(ids) for key, ids in ranked_free.items() if key}
         # an order-free window may hold an extra "of the" ("compression of the spinal cord")
@@ -149,7 +151,7 @@ class MentionDictionary:
         unambiguous = {key: next(iter(ids)) for key, ids in derived.items() if len(ids) == 1}
         derived_roots = frozenset(word for key in unambiguous for word in key.split(" "))
         qualified = _qualified_children(kb, name_keys)
-        return cls(exact, free, max_words, vocabulary, _reach(exact, free), unambiguous, derived_roots, qualified)
+        return cls(exact, free, max_words, vocabulary, _reach(exact, free), unambiguous, derived_roots, qualified, fallback)
 
     def lookup(self, words: tuple[str, ...], plural: bool = False) -> tuple[list[str], str] | None:
         """Concept ids for a stemmed word window and how it matched ("exact", "order").

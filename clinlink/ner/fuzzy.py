@@ -41,11 +41,12 @@ class FuzzyMatcher:
             self._vocabulary_by_shape[(word[0], len(word))].append(word)
         self._near_cache: dict[str, bool] = {}
         self._by_initial: dict[str, list[str]] = defaultdict(list)
-        for key in dictionary.exact:
+        names = [key for key in dictionary.exact if key not in dictionary.fallback]  # a lexicon's phrases: as written only
+        for key in names:
             if len(key) == 1 and len(key[0]) >= 6:
                 self._by_initial[key[0][0]].append(key[0])
         postings: dict[str, list[str]] = defaultdict(list)
-        for key in dictionary.exact:
+        for key in names:
             if 1 < len(key) <= max_words + 1:
                 for word in set(key):
                     postings[word].append(" ".join(key))

@@ -91,6 +91,14 @@ def test_a_users_lexicon_adds_mentions_and_codes(default_kb, tmp_path):
     assert "achy all over" not in {span.text for span in without("Since Monday she feels achy all over.").ents}
 
 
+
+def test_a_lexicon_phrase_is_matched_as_written_not_one_letter_off(default_kb, tmp_path):
+    path = write_lexicon(tmp_path / "mine.tsv", ["rejection\tT86.11\t3\t0.8"])
+    nlp = clinlink.load("clinical", ner={"coding_lexicon": path}, linker={"coding_lexicon": path})
+    assert {span.text for span in nlp("Signs of graft rejection were seen.").ents} >= {"rejection"}
+    assert "resection" not in {span.text for span in nlp("Transurethral resection of the lesion was done.").ents}
+
+
 @pytest.mark.parametrize(
     ("word", "other", "same"),
     [("diabetic", "diabetes", True), ("disoriented", "disorientation", True), ("pneumothorax", "pneumonia", False),
