@@ -26,6 +26,8 @@ CODE_THRESHOLD = 0.9
 DEFAULT_CHILD = (
     re.compile(r",\s*unspecified\b|\bnos$"), re.compile(r"\bwithout (?:complications?|mention)$|,\s*uncomplicated$"),
     re.compile(r"\bunspecified\b"),
+    # the Index's defaults where a title does not say: "Migraine G43.909", "Leukemia C95.90", "Hernia, inguinal K40.90"
+    re.compile(r"\bnot (?:intractable|having achieved remission|specified as recurrent)\b"),
 )
 SIDE_REACH_AFTER = 4  # attached words after a mention whose side they state: "fracture of the left femur"
 SIDES = {"left": re.compile(r"\bleft\b"), "right": re.compile(r"\bright\b"), "bilateral": re.compile(r"\bbilateral(?:ly)?\b|\bboth\b")}
@@ -125,8 +127,9 @@ def _same_core_child(name: str, children: list) -> str | None:
 
 def _default_child(parent_name: str, children: list) -> str | None:
     """The one child that reads as the default: ", unspecified" / NOS, "without complications" / ", uncomplicated",
-    "unspecified", one
-    "unspecified" more than the parent, or "without ..." (I25.1 -> I25.10 ... without angina pectoris)."""
+    "unspecified", "not intractable" / "not having achieved remission" / "not specified as recurrent", one
+    "unspecified" more than the parent, or "without ..." with no "with ..." (I25.1 -> I25.10 ... without angina
+    pectoris; K46 -> K46.9 ... without obstruction or gangrene)."""
     for pattern in DEFAULT_CHILD:
         matching = [child.id for child in children if pattern.search(child.name.lower())]
         if len(matching) == 1:
@@ -135,12 +138,15 @@ def _default_child(parent_name: str, children: list) -> str | None:
     matching = [child.id for child in children if len(_UNSPECIFIED.findall(child.name.lower())) > len(more)]
     if len(matching) == 1:
         return matching[0]
-    matching = [child.id for child in children if _WITHOUT.search(child.name.lower())]
-    return matching[0] if len(matching) == 1 else None
+    matching = [child for child in children if _WITHOUT.search(child.name.lower())]
+    if len(matching) > 1:  # "with obstruction, without gangrene" is not the default; "without obstruction or gangrene" is
+        matching = [child for child in matching if not _WITH.search(child.name.lower())]
+    return matching[0].id if len(matching) == 1 else None
 
 
 _UNSPECIFIED = re.compile(r"\bunspecified\b")
 _WITHOUT = re.compile(r"\bwithout\b")
+_WITH = re.compile(r"\bwith\b")
 
 
 def combination_icd(kb: KnowledgeBase, concept_id: str, others: Sequence[str]) -> str | None:

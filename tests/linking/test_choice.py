@@ -53,6 +53,19 @@ def test_abuse_and_dependence_without_more_are_uncomplicated(default_kb):
     assert specific_icd(default_kb, "ICD10CM:F17.21") == "ICD10CM:F17.210"
 
 
+@pytest.mark.parametrize(
+    ("category", "default"),
+    [
+        ("ICD10CM:G43.9", "ICD10CM:G43.909"),  # Index: Migraine G43.909 (not intractable, without status migrainosus)
+        ("ICD10CM:C95.9", "ICD10CM:C95.90"),  # not having achieved remission
+        ("ICD10CM:K46", "ICD10CM:K46.9"),  # without obstruction or gangrene, not "with obstruction, without gangrene"
+        ("ICD10CM:K40.9", "ICD10CM:K40.90"),  # not specified as recurrent
+    ],
+)
+def test_the_index_defaults_where_a_title_does_not_say(default_kb, category, default):
+    assert specific_icd(default_kb, category) == default
+
+
 def test_stated_side_is_followed_and_seventh_characters_are_not_entered(kb):
     assert specific_icd(kb, "ICD10CM:S22.3", side_context("Left rib fracture", "Left rib fracture.")) == "ICD10CM:S22.32"
     assert specific_icd(kb, "ICD10CM:S22.3", side_context("rib fracture", "Rib fracture on the right.")) == "ICD10CM:S22.31"
