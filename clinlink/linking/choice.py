@@ -84,7 +84,11 @@ def specific_icd(kb: KnowledgeBase, concept_id: str, context: str = "") -> str:
         children = [child for child in children if child.indexed]
         if not children:
             return current
-        following = _side_child(children, sides) or _same_core_child(kb.get(current).name, children) or _default_child(kb.get(current).name, children)
+        following = (
+            _side_child(children, sides)
+            or _same_core_child(kb.get(current).name, children)
+            or _default_child(kb.get(current).name, _on_stated_side(children, sides))
+        )
         if following is None:
             return current
         current = following
@@ -115,6 +119,14 @@ def _side_child(children: list, sides: list[str]) -> str | None:
     pattern = SIDES[sides[0]]
     matching = [child.id for child in children if pattern.search(child.name.lower())]
     return matching[0] if len(matching) == 1 else None
+
+
+def _on_stated_side(children: list, sides: list[str]) -> list:
+    """The children a default may be taken from: the bilateral ones for a mention said to be bilateral, else the
+    others (one side is the default: "Hernia, inguinal K40.90", unilateral), when both kinds are there."""
+    bilateral = SIDES["bilateral"]
+    wanted = [child for child in children if bool(bilateral.search(child.name.lower())) == (sides == ["bilateral"])]
+    return wanted or children
 
 
 def _same_core_child(name: str, children: list) -> str | None:

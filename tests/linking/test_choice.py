@@ -60,10 +60,16 @@ def test_abuse_and_dependence_without_more_are_uncomplicated(default_kb):
         ("ICD10CM:C95.9", "ICD10CM:C95.90"),  # not having achieved remission
         ("ICD10CM:K46", "ICD10CM:K46.9"),  # without obstruction or gangrene, not "with obstruction, without gangrene"
         ("ICD10CM:K40.9", "ICD10CM:K40.90"),  # not specified as recurrent
+        ("ICD10CM:K40", "ICD10CM:K40.90"),  # one side is the default: "Hernia, inguinal K40.90"
     ],
 )
 def test_the_index_defaults_where_a_title_does_not_say(default_kb, category, default):
     assert specific_icd(default_kb, category) == default
+
+
+def test_a_bilateral_mention_takes_the_bilateral_default(default_kb):
+    assert specific_icd(default_kb, "ICD10CM:K40", "Bilateral inguinal hernia.") == "ICD10CM:K40.20"
+    assert specific_icd(default_kb, "ICD10CM:K40", "Right inguinal hernia.") == "ICD10CM:K40.90"
 
 
 def test_stated_side_is_followed_and_seventh_characters_are_not_entered(kb):
