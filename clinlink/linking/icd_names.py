@@ -31,6 +31,7 @@ _NEC_TAIL = re.compile(r",\s*not elsewhere classified$", re.IGNORECASE)
 
 
 _UNSPECIFIED_HEAD = re.compile(r"^unspecified\s+", re.IGNORECASE)
+_KIDNEY = re.compile(r"\bkidney(?= (?:failure|disease))")
 
 
 def core_name(name: str) -> tuple[str, int]:
@@ -51,6 +52,8 @@ def core_names(name: str) -> tuple[list[str], int]:
             keys.append(normalize(f"{modifier} {bare}"))
     if _ABNORMAL_HEAD.match(bare):
         keys.append(normalize(_ABNORMAL_HEAD.sub("", bare)))  # "Abnormal weight loss" is what "weight loss" means
+    # ICD-10-CM renamed "renal failure" "kidney failure" (2023); notes still write "renal"
+    keys += [_KIDNEY.sub("renal", key) for key in keys if _KIDNEY.search(key)]
     return [key for key in dict.fromkeys(keys) if key], mark
 
 
