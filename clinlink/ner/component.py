@@ -17,7 +17,7 @@ from clinlink.kb.artifact_cache import cache_key, cached, file_digest
 from clinlink.linking.coding_lexicon import load_coding_lexicon, resolve_lexicon
 from clinlink.ner.dictionary import DEFAULT_STOP_NAMES, ConceptFilter, MentionDictionary, load_extra_names, load_stop_names
 from clinlink.ner.variants import DEFAULT_VARIANTS
-from clinlink.ner.fuzzy import FuzzyMatcher
+from clinlink.ner.fuzzy import FuzzyMatcher, english_words, english_words_file
 from clinlink.ner.matcher import find_matches
 from clinlink.ner.shorthand import DEFAULT_SHORTHAND, Sense, ShorthandLexicon
 from clinlink.ner.words import DocTokens, span_words
@@ -59,12 +59,15 @@ def _matchers(
             kb, concept_filter, prefer, kinds, load_stop_names(stop_names), extra_names=load_extra_names(extra_names),
             fallback_names=load_coding_lexicon(coding_lexicon).names() if coding_lexicon else None,
         )
-        return dictionary, FuzzyMatcher(dictionary, min_score=fuzzy_min_score, max_edits=fuzzy_max_edits) if fuzzy else None
+        if not fuzzy:
+            return dictionary, None
+        return dictionary, FuzzyMatcher(dictionary, min_score=fuzzy_min_score, max_edits=fuzzy_max_edits, words=english_words())
 
     key = cache_key(
         kb, filter=concept_filter, prefer=prefer, kinds=kinds, fuzzy=fuzzy, fuzzy_min_score=fuzzy_min_score, fuzzy_max_edits=fuzzy_max_edits,
         stop_names=file_digest(stop_names or DEFAULT_STOP_NAMES), extra_names=file_digest(extra_names),
         coding_lexicon=file_digest(coding_lexicon), variants=file_digest(DEFAULT_VARIANTS), code=_code_digest(),
+        words=file_digest(english_words_file()) if fuzzy else "",
     )
     dictionary, fuzzy_matcher = cached(kb, "ner", key, build)
     return kb, dictionary, fuzzy_matcher

@@ -4,6 +4,8 @@ unlisted inflection, "microcephalic", "pnuemonia") are compared with KB names by
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz, process
@@ -14,6 +16,21 @@ from clinlink.ner.dictionary import FUNCTION_WORDS, MentionDictionary
 if TYPE_CHECKING:
     from clinlink.ner.matcher import Match, Word
 
+
+
+def english_words_file() -> Path:
+    """The WordPiece vocabulary of the base encoder (all-MiniLM-L6-v2): its whole words are common English."""
+    from clinlink.linking.encoder import base_model_dir
+
+    return base_model_dir() / "vocab.txt"
+
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """Whole alphabetic words of :func:`english_words_file`: "pending", "spanning", "conclusion" are words, not
+    typos of "punding", "spinning", "confusion"."""
+    lines = english_words_file().read_text(encoding="utf-8").splitlines()
+    return frozenset(line for line in lines if line.isalpha() and line.islower())
 
 
 class FuzzyMatcher:
@@ -28,9 +45,11 @@ class FuzzyMatcher:
         max_postings: int = 3000,
         min_word_score: float = 80.0,
         max_edits: int = 0,
+        words: frozenset[str] = frozenset(),
     ):
         self.dictionary = dictionary
         self.max_edits = max_edits
+        self.words = words  # English words, never read as a typo of a name (see :func:`english_words`)
         self.min_score = min_score
         self.max_words = max_words
         self.min_oov_chars = min_oov_chars
@@ -62,9 +81,13 @@ class FuzzyMatcher:
 
     def anchors(self, stems: tuple[str, ...]) -> list[bool]:
         """Which words can anchor a fuzzy window: words of ``min_oov_chars`` letters or more that no
-        dictionary name contains but that are close to a word one does (``min_word_score``): a typo or
-        a variant. A word unlike any name's word ("yesterday") cannot lift a window to ``min_score``."""
-        return [len(s) >= self.min_oov_chars and not s.isdigit() and s not in self.vocabulary and self._near(s) for s in stems]
+        dictionary name contains and no English word list (``words``) holds, but that are close to a word a name
+        does (``min_word_score``): a typo or a variant. A word unlike any name's word ("yesterday") cannot lift a
+        window to ``min_score``; an English word ("pending") is not a typo of a name ("punding")."""
+        return [
+            len(s) >= self.min_oov_chars and not s.isdigit() and s not in self.vocabulary and s not in self.words and self._near(s)
+            for s in stems
+        ]
 
     def _near(self, word: str) -> bool:
         near = self._near_cache.get(word)

@@ -9,7 +9,7 @@ from clinlink.kb import Concept, KnowledgeBase, Synonym
 from clinlink.ner.component import MentionDetector
 from clinlink.ner.words import doc_words
 from clinlink.ner.dictionary import ConceptFilter, MentionDictionary
-from clinlink.ner.fuzzy import FuzzyMatcher
+from clinlink.ner.fuzzy import FuzzyMatcher, english_words
 from clinlink.ner.matcher import find_matches
 from clinlink.text.component import make_segmenter  # noqa: F401 - registers the factory
 
@@ -120,3 +120,21 @@ def test_fuzzy_window_needs_its_unknown_word_close_to_a_word_of_the_name(nlp):
     # against "differential cyanosis" as a whole, but "diagnosis" is unlike "cyanosis"
     assert detect(nlp, kb, "The differential diagnosis is broad.") == []
     assert detect(nlp, kb, "Differential cyanossis was seen.") == [("Differential cyanossis", "HP:0011916", "fuzzy")]
+
+
+def test_an_english_word_is_not_read_as_a_typo_of_a_name(nlp):
+    kb = KnowledgeBase(
+        [
+            Concept("HP:0000118", "HP", "Phenotypic abnormality", group="DISO"),
+            Concept("HP:0040327", "HP", "Punding", group="DISO", parents=["HP:0000118"]),
+            Concept("HP:0002018", "HP", "Nausea", group="DISO", parents=["HP:0000118"]),
+        ]
+    )
+    dictionary = MentionDictionary.from_kb(kb, ConceptFilter())
+    fuzzy = FuzzyMatcher(dictionary, max_edits=1, words=english_words())
+    assert "pending" in english_words() and "nausia" not in english_words()
+    doc = nlp("Labs are pending. Some nausia today.")
+    found = [match.concept_ids[0] for sentence in doc.sents for match in find_matches(doc_words(sentence), dictionary, fuzzy)]
+    assert found == ["HP:0002018"]  # "nausia" is a typo of Nausea; "pending" is a word, not Punding
+    unguarded = FuzzyMatcher(dictionary, max_edits=1)
+    assert [m.concept_ids[0] for s in doc.sents for m in find_matches(doc_words(s), dictionary, unguarded)] == ["HP:0040327", "HP:0002018"]

@@ -102,7 +102,7 @@ CLINICAL = {
     "Rule out appendicitis.": [("appendicitis", "K37", "HP:6000143", "possible")],
 }
 # short forms whose context gives no clinical sense are no mention
-NO_MENTION = ["PE: lungs clear, heart regular.", "Sats 95% on RA.", "Vitals: HR 80, RR 16, on RA."]
+NO_MENTION = ["PE: lungs clear, heart regular.", "Sats 95% on RA.", "Vitals: HR 80, RR 16, on RA.", "Labs are pending."]
 
 
 @pytest.fixture(scope="module")
