@@ -327,7 +327,7 @@ class Linker:
         for (i, query), candidates in zip(queries.items(), found):
             accepted = [c for c in candidates if query.accepts(c.concept_id.removeprefix(ICD10CM_PREFIX), c.name)]
             stated = sides_of(side_context(mentions[i], contexts[i], positions[i]))
-            on_side = [c for c in accepted if len(stated) == 1 and sides_of(c.name) == stated]  # the side stated first
+            on_side = [c for c in accepted if sides_of(c.name) == stated] if len(stated) == 1 else []  # the side stated first
             result[i] = next(iter(on_side + accepted), picks[i])
         return result
 

@@ -136,13 +136,14 @@ class MentionDictionary:
                     _keep_best(ranked_exact[key], resolved, (-1, 0, False, False))
                     if len(key) > 1:
                         _keep_best(ranked_free[order_free_key(phrase)], resolved, (-1, 0, False, False))
+        fallback_rank = (len(source_rank) + 1, 9, True, False)  # after every other name of the same words
         for concept_id, phrases in (fallback_names or {}).items():
             resolved = kb.find(concept_id)
             for phrase in phrases if resolved is not None else ():
                 key = tuple(stem(t) for t in tokens(phrase))
                 if key and key not in stops:
-                    _keep_best(ranked_exact[key], resolved.id, (len(source_rank) + 1, 9, True, False))
-        fallback = frozenset(key for key, ids in ranked_exact.items() if all(rank[0] > len(source_rank) for rank in ids.values()))
+                    _keep_best(ranked_exact[key], resolved.id, fallback_rank)
+        fallback = frozenset(key for key, ids in ranked_exact.items() if set(ids.values()) == {fallback_rank})
         exact = {key: _ordered(ids) for key, ids in ranked_exact.items()}
         free = {key: _ordered(ids) for key, ids in ranked_free.items() if key}
         # an order-free window may hold an extra "of the" ("compression of the spinal cord")

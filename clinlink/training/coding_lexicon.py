@@ -19,6 +19,7 @@ import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import cache
 
 from clinlink.kb import KnowledgeBase
 from clinlink.linking.candidates import Candidate
@@ -180,6 +181,7 @@ def _whole_phrases(entries: dict[str, LexiconEntry]) -> dict[str, LexiconEntry]:
     return kept
 
 
+@cache
 def _body_sites() -> frozenset[str]:
     """One-word organs and bones of the site rules ("prostatic", "renal", "rib"): a place, not a condition."""
     return frozenset(key[0] for section in ("organs", "bones") for key in site_words(section) if len(key) == 1)
@@ -190,7 +192,7 @@ def _named_by(phrase: str, code_words: frozenset[str]) -> bool:
     stem, or a name's word inside it: "hyperbilirubinemia" ~ "bilirubin"), and one of them names more than a body
     site ("prostatic" alone is not C61 *Malignant neoplasm of prostate*)."""
     content = [w for w in phrase.split() if w not in STOP_WORDS]
-    if all(w in _BODY_SITES for w in content):
+    if all(w in _body_sites() for w in content):
         return False
     specific = code_words - GENERIC_NAME_WORDS
 
@@ -200,9 +202,6 @@ def _named_by(phrase: str, code_words: frozenset[str]) -> bool:
         return any(word == w or _same_stem(word, w) or (len(w) >= 6 and w in word) for w in specific)
 
     return any(w not in GENERIC_NAME_WORDS for w in content) and all(named(word) for word in content)
-
-
-_BODY_SITES = _body_sites()
 
 
 def _same_stem(word: str, other: str) -> bool:
