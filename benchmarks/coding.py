@@ -76,13 +76,15 @@ def average_precision(ranked: list[str], gold: set[str]) -> float:
 
 
 def edition_aligned(kb, ranked: list[str], gold: set[str]) -> list[str]:
-    """The ranked codes with each one that is the current edition's default child of a gold code written as
-    the gold code: CodiEsp is coded in the 2018 edition, where R51 Headache and R05 Cough were codes that later
-    editions split (R51.9, R05.9), and :func:`clinlink.linking.choice.specific_icd` writes the current one."""
+    """The ranked codes with each one that is the current edition's default child, or a child, of a gold code
+    written as the gold code: CodiEsp is coded in the 2018 edition, where R51 Headache, R05 Cough and R74.0
+    (elevated transaminases or LDH) were codes that later editions split (R51.9, R05.9, R74.01 / R74.02), and
+    :func:`clinlink.linking.choice.specific_icd` writes the current one."""
     aligned = []
     for code in ranked:
         parents = [g for g in gold if code.startswith(g) and code != g and kb.find(PREFIX + g) is not None]
-        same = next((g for g in parents if specific_icd(kb, PREFIX + g) == PREFIX + code), None)
+        direct = set(kb.parents(PREFIX + code)) if kb.find(PREFIX + code) is not None else set()
+        same = next((g for g in parents if PREFIX + g in direct or specific_icd(kb, PREFIX + g) == PREFIX + code), None)
         aligned.append(same or code)
     return list(dict.fromkeys(aligned))
 

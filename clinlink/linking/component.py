@@ -26,7 +26,7 @@ from clinlink.extensions import register_extensions
 from clinlink.kb.shared import shared_kb
 from clinlink.linking.candidates import NIL_THRESHOLD
 from clinlink.linking.choice import CODE_THRESHOLD, vocabulary_key
-from clinlink.linking.coding_lexicon import CodingLexicon, load_coding_lexicon, resolve_lexicon
+from clinlink.linking.coding_lexicon import CodingLexicon, load_coding_lexicons, resolve_lexicons
 
 if TYPE_CHECKING:  # the linker pulls in faiss and torch: imported on first use only
     from clinlink.kb import KnowledgeBase
@@ -99,7 +99,7 @@ def make_linker(
     reranker: str | None,
     vocabularies: list[str] | None,
     code_threshold: float,
-    coding_lexicon: str | None,
+    coding_lexicon: str | list[str] | None,
 ) -> LinkerComponent:
     """Settings: ``kb`` (compiled KB dir or ontology config name; None: the default KB),
     ``encoder`` (model dir; None: the default), ``k`` candidates kept, filters
@@ -113,15 +113,15 @@ def make_linker(
     ``vocabularies``: the vocabularies each mention is also linked in, each on its own, for ``span._.codes``
     (e.g. ``[ICD10CM, HPO, SNOMEDCT, UMLS]``; those the KB lacks are skipped; None: the ``sources``),
     ``code_threshold``: the score a code linked within one vocabulary needs unless it is an exact name,
-    ``coding_lexicon``: a packaged coding lexicon's name or a TSV path whose phrases get their ICD-10-CM code (or
-    none) without retrieval (:mod:`clinlink.linking.coding_lexicon`; None: no lexicon)."""
+    ``coding_lexicon``: a packaged coding lexicon's name or a TSV path, or a list of them (the first holding a phrase
+    decides it), whose phrases get their ICD-10-CM code (or none) without retrieval (:mod:`clinlink.linking.coding_lexicon`; None: no lexicon)."""
     register_extensions()
     linker = load_linker(kb, encoder, sparse, reranker)
     if threads:
         limit_threads(threads)
     return LinkerComponent(
         linker, k, sources, within, groups, nil_threshold, use_abbreviations, override_margin, batch_size, exact_shortcut,
-        vocabularies, code_threshold, load_coding_lexicon(path) if (path := resolve_lexicon(coding_lexicon)) else None,
+        vocabularies, code_threshold, load_coding_lexicons(resolve_lexicons(coding_lexicon)),
     )
 
 

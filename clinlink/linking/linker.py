@@ -56,7 +56,9 @@ EXACT_SHORTCUTS = ("vector", "sparse", "none")
 #: ICD-10-CM titles that do not say where ("Other injury of unspecified body region"): a site read around the
 #: mention replaces them.
 _NO_SITE = re.compile(
-    r"unspecified (?:site|body region)|^enlarged lymph nodes, unspecified$|^pain, unspecified$|^unspecified abdominal pain$", re.IGNORECASE
+    r"unspecified (?:site|body region)|^enlarged lymph nodes, unspecified$|^pain, unspecified$|^unspecified abdominal pain$|"
+    r"^localized swelling, mass and lump, unspecified$",
+    re.IGNORECASE,
 )
 
 
@@ -220,7 +222,8 @@ class Linker:
         ``contexts`` (the mentions' sentences) serve the reranker, laterality and combinations. A vocabulary's
         code needs ``code_threshold``, an exact name or to be the primary concept: a mention has no code in a vocabulary
         with nothing close.
-        A mention whose text is a ``coding_lexicon`` phrase takes that lexicon's ICD-10-CM code, or none.
+        A mention whose text is a ``coding_lexicon`` phrase, or whose primary concept is one of its concepts, takes
+        that lexicon's ICD-10-CM code, or none.
         ``positions``: each mention's start and end characters in its context, where the words around it count."""
         count = len(mentions)
         if positions is not None and len(positions) != count:
@@ -239,7 +242,7 @@ class Linker:
             if (roots and not vocabulary_roots) or not len(self.allowed_rows([source], vocabulary_roots, groups)):
                 continue  # a vocabulary the KB (or this pipeline's subtree) does not hold
             picks = [c if c is not None and self._source(c.concept_id) == source else None for c in chosen]
-            lexicon_picks = self._lexicon_picks(mentions, coding_lexicon) if source == ICD10CM else {}
+            lexicon_picks = self._lexicon_picks(mentions, chosen, coding_lexicon) if source == ICD10CM else {}
             if source == ICD10CM:
                 picks = self._icd_core_picks(mentions, picks, chosen)
             pending = [i for i, pick in enumerate(picks) if pick is None and i not in lexicon_picks]
@@ -298,11 +301,14 @@ class Linker:
                 result[i] = Candidate(code, self.kb.get(code).name, 1.0, retrieved_by="head")
         return result
 
-    def _lexicon_picks(self, mentions: Sequence[str], lexicon: CodingLexicon | None) -> dict[int, Candidate | None]:
-        """Mention index -> the ICD-10-CM code its text has in the coding lexicon (None: not coded)."""
+    def _lexicon_picks(
+        self, mentions: Sequence[str], chosen: Sequence[Candidate | None], lexicon: CodingLexicon | None
+    ) -> dict[int, Candidate | None]:
+        """Mention index -> the ICD-10-CM code its text, or else its primary concept, has in the coding lexicon
+        (None: not coded)."""
         picks: dict[int, Candidate | None] = {}
         for i, mention in enumerate(mentions if lexicon is not None else ()):
-            entry = lexicon.lookup(mention)
+            entry = lexicon.lookup(mention, chosen[i].concept_id if chosen[i] is not None else None)
             if entry is None:
                 continue
             concept = self.kb.find(ICD10CM_PREFIX + entry.code) if entry.code else None
@@ -313,17 +319,21 @@ class Linker:
     def _site_picks(
         self, mentions: Sequence[str], contexts: Sequence[str | None], positions: Sequence[tuple[int, int] | None], picks: list[Candidate | None]
     ) -> list[Candidate | None]:
-        """Mentions of a malignant or metastatic neoplasm, a fracture, a tumor or enlarged lymph nodes left without
-        a code, or with one of no site, get the code of their site when the mention or the words around it name
-        one (:mod:`clinlink.linking.sites`)."""
+        """Mentions of a malignant or metastatic neoplasm, a fracture, a tumor, enlarged lymph nodes, a pain or a mass
+        left without a code, or with one of no site, get the code of their site when the mention or the words around
+        it name one (:mod:`clinlink.linking.sites`)."""
         queries = {
             i: site_query(mentions[i], contexts[i], positions[i]) for i, pick in enumerate(picks) if pick is None or _NO_SITE.search(pick.name)
         }
         queries = {i: query for i, query in queries.items() if query is not None}
         if not queries:
             return picks
-        found = self.link([query.text for query in queries.values()], k=10, sources=[ICD10CM], nil_threshold=0.0)
         result = list(picks)
+        for i, query in queries.items():
+            if query.code is not None and (concept := self.kb.find(ICD10CM_PREFIX + query.code)) is not None:
+                result[i] = Candidate(concept.id, concept.name, 1.0, retrieved_by="site", exact=True)
+        queries = {i: query for i, query in queries.items() if query.code is None}
+        found = self.link([query.text for query in queries.values()], k=10, sources=[ICD10CM], nil_threshold=0.0) if queries else []
         for (i, query), candidates in zip(queries.items(), found):
             accepted = [c for c in candidates if query.accepts(c.concept_id.removeprefix(ICD10CM_PREFIX), c.name)]
             stated = sides_of(side_context(mentions[i], contexts[i], positions[i]))

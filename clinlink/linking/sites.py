@@ -1,14 +1,15 @@
-"""Where a cancer, a tumor, a fracture or a pain is: their ICD-10-CM codes need the site, which notes write beside
-the head word ("gastric adenocarcinoma", "carcinoma of the left kidney", "left rib fracture", "tumor of the bladder",
-"pain in the right iliac fossa").
+"""Where a cancer, a tumor, a fracture, a pain or a mass is: their ICD-10-CM codes need the site, which notes write
+beside the head word ("gastric adenocarcinoma", "carcinoma of the left kidney", "left rib fracture", "tumor of the
+bladder", "pain in the right iliac fossa", "a mass in the left kidney").
 
 :func:`site_query` turns a mention with a malignant head (carcinoma, cancer, sarcoma, malignancy, seminoma), a
 metastatic one, a fracture, a tumor (a neoplasm of unspecified behavior, coded by body system), enlarged lymph
 nodes or pain, and a site word in the mention, right after it ("of / in the ...") or just before it, into the title
 ICD-10-CM gives it: "Malignant neoplasm of stomach", "Secondary malignant neoplasm of liver", "Fracture of rib",
 "Localized enlarged lymph nodes", "Lower quadrant pain". The linker retrieves that title within ICD-10-CM and keeps a
-candidate whose title says that condition of that site in the right chapter (:meth:`SiteQuery.accepts`). Site words
-live in ``sites.yaml``.
+candidate whose title says that condition of that site in the right chapter (:meth:`SiteQuery.accepts`). A mass
+has no such titles: the Alphabetic Index gives its code by site ("Mass, kidney N28.89"), and its section of
+``sites.yaml`` holds that code (:attr:`SiteQuery.code`). Site words live in ``sites.yaml``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class SiteKind:
     chapter: str | tuple[str, ...]  # the first letter(s) of its codes
     unless: re.Pattern | None = None  # a mention matching this is another kind
     query: str = "{title} {site}"  # the title to retrieve, from the first title and the site
+    indexed: bool = False  # the sites.yaml section gives each site's code (the Index's), nothing is retrieved
 
 
 MALIGNANT = SiteKind(re.compile(r"carcinom|cancer|sarcom|malignan|seminom"), "organs", ("malignant neoplasm of",), "C")
@@ -64,7 +66,10 @@ LYMPH_NODES = SiteKind(
 #: "Pain(s), by site" (the Alphabetic Index): "pain in the right iliac fossa" -> R10.31 *Right lower quadrant pain*,
 #: "lumbar pain" -> M54.50, "pain in the left knee" -> M25.562; the site section holds the titles' own words.
 PAIN = SiteKind(re.compile(r"^(?:\w+ )?pains?$"), "pain_sites", (), ("R", "M", "N", "H"), query="{site}")
-KINDS = (MALIGNANT, SECONDARY, FRACTURE, UNSPECIFIED_BEHAVIOR, LYMPH_NODES, PAIN)
+#: "Mass" and "Lump - see Mass" (the Alphabetic Index), by site: "a mass in the left kidney" -> N28.89, "pelvic mass"
+#: -> R19.00, "lung mass" -> R91.8; "specified organ NEC - see Disease, by site" ("testicular mass" -> N50.9).
+MASS = SiteKind(re.compile(r"^(?:\w+ )?(?:mass|lump)(?:es|s)?$"), "mass_sites", (), ("R", "N", "K", "E", "J"), indexed=True)
+KINDS = (MALIGNANT, SECONDARY, FRACTURE, UNSPECIFIED_BEHAVIOR, LYMPH_NODES, PAIN, MASS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +79,11 @@ class SiteQuery:
     text: str
     kind: SiteKind
     site: str
+
+    @property
+    def code(self) -> str | None:
+        """The site's code where the Index gives it (an ``indexed`` kind), else None: retrieve :attr:`text`."""
+        return self.site if self.kind.indexed else None
 
     def accepts(self, code: str, title: str) -> bool:
         lowered = title.lower()

@@ -14,7 +14,7 @@ from spacy.util import filter_spans
 from clinlink.extensions import register_extensions, section_at
 from clinlink.kb.shared import shared_kb
 from clinlink.kb.artifact_cache import cache_key, cached, file_digest
-from clinlink.linking.coding_lexicon import load_coding_lexicon, resolve_lexicon
+from clinlink.linking.coding_lexicon import load_coding_lexicons, resolve_lexicons
 from clinlink.ner.dictionary import DEFAULT_STOP_NAMES, ConceptFilter, MentionDictionary, load_extra_names, load_stop_names
 from clinlink.ner.variants import DEFAULT_VARIANTS
 from clinlink.ner.fuzzy import FuzzyMatcher, english_words, english_words_file
@@ -50,14 +50,15 @@ DEFAULT_CONFIG = {
 @lru_cache(maxsize=8)
 def _matchers(
     kb_spec: str | None, concept_filter: ConceptFilter, prefer: tuple, kinds: tuple, stop_names: str | None,
-    extra_names: str | None, coding_lexicon: str | None, fuzzy: bool, fuzzy_min_score: float, fuzzy_max_edits: int,
+    extra_names: str | None, coding_lexicon: tuple[str, ...], fuzzy: bool, fuzzy_min_score: float, fuzzy_max_edits: int,
 ):
     kb = shared_kb(kb_spec)
 
     def build() -> tuple[MentionDictionary, FuzzyMatcher | None]:
         dictionary = MentionDictionary.from_kb(
             kb, concept_filter, prefer, kinds, load_stop_names(stop_names), extra_names=load_extra_names(extra_names),
-            fallback_names=load_coding_lexicon(coding_lexicon).names() if coding_lexicon else None,
+            stop_phrases=load_stop_names(stop_names, "stop_phrases"),
+            fallback_names=load_coding_lexicons(coding_lexicon).names() if coding_lexicon else None,
         )
         if not fuzzy:
             return dictionary, None
@@ -66,7 +67,7 @@ def _matchers(
     key = cache_key(
         kb, filter=concept_filter, prefer=prefer, kinds=kinds, fuzzy=fuzzy, fuzzy_min_score=fuzzy_min_score, fuzzy_max_edits=fuzzy_max_edits,
         stop_names=file_digest(stop_names or DEFAULT_STOP_NAMES), extra_names=file_digest(extra_names),
-        coding_lexicon=file_digest(coding_lexicon), variants=file_digest(DEFAULT_VARIANTS), code=_code_digest(),
+        coding_lexicon=[file_digest(path) for path in coding_lexicon], variants=file_digest(DEFAULT_VARIANTS), code=_code_digest(),
         words=file_digest(english_words_file()) if fuzzy else "",
     )
     dictionary, fuzzy_matcher = cached(kb, "ner", key, build)
@@ -88,7 +89,7 @@ class MentionDetector:
     def __init__(
         self, kb: str | None, concept_filter: ConceptFilter, prefer_sources: list[str], synonym_kinds: list[str],
         stop_names: str | None, extra_names: str | None, fuzzy: bool, fuzzy_min_score: float, keep_existing: bool,
-        shorthand: ShorthandLexicon | None = None, domains: tuple[str, ...] = (), coding_lexicon: str | None = None,
+        shorthand: ShorthandLexicon | None = None, domains: tuple[str, ...] = (), coding_lexicon: tuple[str, ...] = (),
         fuzzy_max_edits: int = 0,
     ):
         self.kb, self.dictionary, self.fuzzy = _matchers(
@@ -219,13 +220,13 @@ def abbreviation_mentions(doc: Doc, spans: list[Span]) -> list[Span]:
 def make_ner(
     nlp: Language, name: str, kb: str | None, sources: list[str], groups: list[str], semantic_types: list[str],
     within: list[str], exclude: list[str], prefer_sources: list[str], synonym_kinds: list[str],
-    stop_names: str | None, extra_names: str | None, coding_lexicon: str | None, fuzzy: bool, fuzzy_min_score: float, fuzzy_max_edits: int,
+    stop_names: str | None, extra_names: str | None, coding_lexicon: str | list[str] | None, fuzzy: bool, fuzzy_min_score: float, fuzzy_max_edits: int,
     keep_existing: bool, shorthand: bool, extra_shorthand: str | None, domains: list[str],
 ) -> MentionDetector:
     """``kb``: compiled KB dir or ontology config name (None = default). ``sources``, ``groups``,
     ``semantic_types``, ``within`` (subtree roots) and ``exclude`` choose the concepts matched.
     ``extra_names``: a YAML mapping concept id -> phrases matched as names of it. ``coding_lexicon``: a packaged
-    coding lexicon's name or a TSV path (:mod:`clinlink.linking.coding_lexicon`): its phrases are matched as
+    coding lexicon's name or a TSV path, or a list of them (:mod:`clinlink.linking.coding_lexicon`): its phrases are matched as
     names of their ICD-10-CM codes where no other name matches. ``fuzzy_max_edits``: a word no name holds is
     also read as a single-word name one to this many letters away (0: off; ``clinical``: 1, for notes' typos:
     "nausia", "dysuira"). ``shorthand``: read clinical
@@ -236,7 +237,7 @@ def make_ner(
     lexicon = ShorthandLexicon.load((DEFAULT_SHORTHAND, _resolve_path(extra_shorthand))) if shorthand else None
     return MentionDetector(
         kb, concept_filter, prefer_sources, synonym_kinds, _resolve_path(stop_names), _resolve_path(extra_names),
-        fuzzy, fuzzy_min_score, keep_existing, lexicon, tuple(domains), resolve_lexicon(coding_lexicon), fuzzy_max_edits,
+        fuzzy, fuzzy_min_score, keep_existing, lexicon, tuple(domains), resolve_lexicons(coding_lexicon), fuzzy_max_edits,
     )
 
 

@@ -21,6 +21,7 @@ FUNCTION_WORDS = frozenset("a an and the of in on with without to for or no not 
 ORDER_FREE_LINKS = frozenset({"of", "the"})
 QUANTIFIERS = ("multiple", "numerous")
 DEFAULT_STOP_NAMES = Path(__file__).with_name("stop_names.yaml")
+NOT_A_MENTION = ""  # the concept of a stop phrase: its words are no mention
 _KIND_RANK = {"PREFERRED": 0, "EXACT": 1, "INCLUSION": 2, "ABBREVIATION": 3, "RELATED": 4, "NARROW": 5, "BROAD": 6}
 
 
@@ -96,9 +97,12 @@ class MentionDictionary:
         extra_names: dict[str, list[str]] | None = None,
         variant_rules: VariantRules | None = None,
         fallback_names: dict[str, list[str]] | None = None,
+        stop_phrases: Iterable[str] = (),
     ) -> MentionDictionary:
         """``extra_names`` (concept id -> phrases) adds site or domain wording, ranked first; ``fallback_names``
-        (a coding lexicon's phrases) are matched as written, ranked after every other name of the same words."""
+        (a coding lexicon's phrases) are matched as written, ranked after every other name of the same words;
+        ``stop_phrases`` are matched before any name and read as no mention, so no name inside them is read
+        ("body mass index" holds no mass)."""
         allowed = concept_filter.allowed_ids(kb)
         source_rank = {source.upper(): rank for rank, source in enumerate(prefer_sources)}
         kinds = set(synonym_kinds)
@@ -136,6 +140,10 @@ class MentionDictionary:
                     _keep_best(ranked_exact[key], resolved, (-1, 0, False, False))
                     if len(key) > 1:
                         _keep_best(ranked_free[order_free_key(phrase)], resolved, (-1, 0, False, False))
+        for phrase in stop_phrases:
+            key = tuple(stem(t) for t in tokens(phrase))
+            if key:
+                _keep_best(ranked_exact[key], NOT_A_MENTION, (-2, 0, False, False))
         fallback_rank = (len(source_rank) + 1, 9, True, False)  # after every other name of the same words
         for concept_id, phrases in (fallback_names or {}).items():
             resolved = kb.find(concept_id)
@@ -253,7 +261,8 @@ def load_extra_names(path: str | Path | None) -> dict[str, list[str]]:
     return {str(cid): [str(p) for p in (phrases or [])] for cid, phrases in data.items()}
 
 
-def load_stop_names(path: str | Path | None = None) -> list[str]:
-    """Names never matched on their own (too generic, or common words)."""
+def load_stop_names(path: str | Path | None = None, section: str = "stop_names") -> list[str]:
+    """Names never matched on their own (too generic, or common words); ``section="stop_phrases"``: phrases in
+    which no name is read."""
     data = yaml.safe_load(Path(path or DEFAULT_STOP_NAMES).read_text(encoding="utf-8"))
-    return [str(name) for name in data.get("stop_names", [])]
+    return [str(name) for name in data.get(section, None) or []]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from clinlink.ner.coordination import expand_coordinations
-from clinlink.ner.dictionary import MentionDictionary
+from clinlink.ner.dictionary import NOT_A_MENTION, MentionDictionary
 from clinlink.ner.fuzzy import FuzzyMatcher
 from clinlink.ner.roots import BREAK_WORDS, LINK_WORDS, MAX_WINDOW, root, root_key
 
@@ -87,7 +87,7 @@ def find_matches(
         extra = derived_matches(words, matches, dictionary)
         if extra:
             matches = sorted(matches + extra, key=lambda match: match.start)
-    return matches
+    return [match for match in matches if match.concept_ids[0] != NOT_A_MENTION]
 
 
 def _qualify(words: list[Word], match: Match, dictionary: MentionDictionary, free_from: int) -> Match:

@@ -8,7 +8,9 @@ import pytest
 import clinlink
 from clinlink.errors import ConfigError
 from clinlink.linking.candidates import Candidate
-from clinlink.linking.coding_lexicon import CodingLexicon, LexiconEntry, load_coding_lexicon, resolve_lexicon
+from clinlink.linking.coding_lexicon import (
+    CodingLexicon, LexiconEntry, load_coding_lexicon, load_coding_lexicons, resolve_lexicon, resolve_lexicons,
+)
 from clinlink.training.coding_lexicon import mine_lexicon
 
 
@@ -159,3 +161,29 @@ def test_mining_does_not_code_a_body_site_alone(default_kb):
     lexicon = mine_lexicon(default_kb, texts, codes)
     assert lexicon.lookup("prostatic neoplasm").code == "C61"
     assert lexicon.lookup("prostatic") is None  # the organ, not its malignant neoplasm
+
+
+def test_a_concept_entry_codes_every_wording_of_that_concept(tmp_path):
+    lexicon = load_coding_lexicon(write_lexicon(tmp_path / "c.tsv", ["HP:0000622\tH53.8\t0\t0", "blurry\t-\t0\t0"]))
+    assert lexicon.lookup("blurry eyesight", "HP:0000622").code == "H53.8"
+    assert lexicon.lookup("blurry eyesight") is None
+    assert lexicon.lookup("blurry", "HP:0000622").code is None  # a phrase entry decides before its concept's
+    assert lexicon.names() == {}  # concept entries add no phrase for the mention detector
+
+
+def test_lexicons_are_read_in_order_the_first_holding_the_phrase_or_concept_deciding(tmp_path):
+    first = write_lexicon(tmp_path / "first.tsv", ["tumor\tD49.9\t0\t0", "HP:0006543\tI46.9\t0\t0"])
+    second = write_lexicon(tmp_path / "second.tsv", ["tumor\t-\t9\t0.0", "fever\tR50.9\t9\t0.9", "cardiorespiratory arrest\t-\t5\t0"])
+    lexicons = load_coding_lexicons(resolve_lexicons([first, second]))
+    assert lexicons.lookup("tumor").code == "D49.9" and lexicons.lookup("fever").code == "R50.9"
+    assert lexicons.lookup("cardiorespiratory arrest", "HP:0006543").code == "I46.9"
+    assert lexicons.lookup("cardiorespiratory arrest") == LexiconEntry("cardiorespiratory arrest", None, 5, 0.0)
+    assert lexicons.names() == {"ICD10CM:D49.9": ["tumor"], "ICD10CM:R50.9": ["fever"]}
+    assert resolve_lexicons("icd10cm-index")[0].endswith("icd10cm-index.tsv") and resolve_lexicons(None) == ()
+    assert load_coding_lexicons(()) is None
+
+
+@pytest.mark.slow
+def test_the_packaged_index_entries_code_findings_the_titles_do_not_name(default_kb):
+    doc = clinlink.load("clinical")("She reported blurred vision and rectal bleeding; a cardiorespiratory arrest followed.")
+    assert [entry["code"] for entry in doc._.codes["ICD10CM"]] == ["H53.8", "K62.5", "I46.9"]

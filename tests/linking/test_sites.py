@@ -119,3 +119,31 @@ def test_a_bone_named_under_a_fracture_code_is_no_mention_alone(default_kb):
     nlp = clinlink.load("clinical")
     assert [entry["code"] for entry in nlp("Fracture of the axis.")._.codes["ICD10CM"]] == ["S12.10"]
     assert nlp("The short axis of the mass measured 3 cm.")._.codes is None
+
+
+@pytest.mark.parametrize(
+    ("mention", "context", "code"),
+    [
+        ("mass", "CT showed a mass in the left kidney.", "N28.89"),
+        ("mass", "A lung mass was seen.", "R91.8"),
+        ("pelvic mass", None, "R19.00"),
+        ("lump", "A lump in the right breast.", "N63"),
+        ("masses", "Two masses of the pancreas.", "K86.9"),
+    ],
+)
+def test_a_mass_takes_the_code_the_index_gives_its_site(mention, context, code):
+    assert site_query(mention, context).code == code
+
+
+def test_a_mass_without_a_site_has_no_query_and_other_kinds_retrieve():
+    assert site_query("mass", "A mass was seen in the scan.") is None
+    assert site_query("carcinoma", "Carcinoma of the bladder.").code is None
+
+
+@pytest.mark.slow
+def test_the_clinical_pipeline_codes_a_mass_by_its_site_and_reads_no_mass_in_body_mass_index(default_kb):
+    nlp = clinlink.load("clinical")
+    assert [e["code"] for e in nlp("CT showed a mass in the left kidney.")._.codes["ICD10CM"]] == ["N28.89"]
+    assert [e["code"] for e in nlp("A palpable mass in the right breast.")._.codes["ICD10CM"]] == ["N63.10"]
+    assert not (nlp("A mass was seen on the scan.")._.codes or {}).get("ICD10CM")
+    assert [span.text for span in nlp("Body mass index was 31 and muscle mass was low.").ents] == []

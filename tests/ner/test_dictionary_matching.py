@@ -138,3 +138,10 @@ def test_an_english_word_is_not_read_as_a_typo_of_a_name(nlp):
     assert found == ["HP:0002018"]  # "nausia" is a typo of Nausea; "pending" is a word, not Punding
     unguarded = FuzzyMatcher(dictionary, max_edits=1)
     assert [m.concept_ids[0] for s in doc.sents for m in find_matches(doc_words(s), dictionary, unguarded)] == ["HP:0040327", "HP:0002018"]
+
+
+def test_no_name_is_read_inside_a_stop_phrase(nlp, kb):
+    dictionary = MentionDictionary.from_kb(kb, prefer_sources=("HP",), stop_phrases=["pneumonia vaccine"])
+    doc = nlp("The pneumonia vaccine was given. Pneumonia was seen.")
+    found = [doc[words[m.start].token : words[m.end - 1].token + 1].text for s in doc.sents for words in [doc_words(s)] for m in find_matches(words, dictionary)]
+    assert found == ["Pneumonia"]
