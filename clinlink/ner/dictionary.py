@@ -168,14 +168,15 @@ class MentionDictionary:
         A plural mention ("lipomas", "mucosal neuromas") prefers a "Multiple ..."/"Numerous ..."
         concept when one exists, and "multiple X" / "numerous X" stand for each other.
         Word order is free for windows without function words ("effusion, pleural") and for
-        "X of (the) Y" ("compression of the spinal cord" ~ "spinal cord compression").
+        "X of (the) Y" ("compression of the spinal cord" ~ "spinal cord compression"). A stop phrase
+        (:data:`NOT_A_MENTION`) is one in the plural too ("pupils" are no "Multiple pupils").
         """
-        if plural:
+        ids = self.exact.get(words)
+        if plural and not (ids and ids[0] == NOT_A_MENTION):
             for quantifier in QUANTIFIERS:
                 several = self.exact.get((quantifier, *words))
                 if several:
                     return several, "exact"
-        ids = self.exact.get(words)
         if ids:
             return ids, "exact"
         if len(words) > 1 and words[0] in QUANTIFIERS:

@@ -147,3 +147,20 @@ def test_the_clinical_pipeline_codes_a_mass_by_its_site_and_reads_no_mass_in_bod
     assert [e["code"] for e in nlp("A palpable mass in the right breast.")._.codes["ICD10CM"]] == ["N63.10"]
     assert not (nlp("A mass was seen on the scan.")._.codes or {}).get("ICD10CM")
     assert [span.text for span in nlp("Body mass index was 31 and muscle mass was low.").ents] == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "A chest drain was placed in the left hemithorax.",  # not a typo of hemothorax
+        "The pupils were equal and reactive.",  # two pupils are no Polycoria
+        "He used eye drops twice a day.",  # a lay synonym of Ptosis
+        "Lactic acid was 4 mmol/l.",
+        "Lymph node ganglion without tumor involvement.",  # translated "ganglio", not a ganglion cyst
+    ],
+)
+def test_words_of_notes_that_name_no_finding_give_no_code(default_kb, sentence):
+    doc = clinlink.load("clinical")(sentence)
+    assert not (doc._.codes or {}).get("ICD10CM")
+    assert not [span.text for span in doc.ents if span.text.lower() in {"hemithorax", "pupils", "eye drops", "lactic acid", "ganglion"}]
