@@ -1,6 +1,6 @@
-"""Where a cancer, a tumor, a fracture, a pain or a mass is: their ICD-10-CM codes need the site, which notes write
-beside the head word ("gastric adenocarcinoma", "carcinoma of the left kidney", "left rib fracture", "tumor of the
-bladder", "pain in the right iliac fossa", "a mass in the left kidney").
+"""Where a cancer, a tumor, an adenoma, a fracture, a pain, a mass or a stone is: their ICD-10-CM codes need the
+site, which notes write beside the head word ("gastric adenocarcinoma", "carcinoma of the left kidney", "left rib
+fracture", "tumor of the bladder", "pain in the right iliac fossa", "a mass in the left kidney", "renal lithiasis").
 
 :func:`site_query` turns a mention with a malignant head (carcinoma, cancer, sarcoma, malignancy, seminoma), a
 metastatic one, a fracture, a tumor (a neoplasm of unspecified behavior, coded by body system), enlarged lymph
@@ -66,10 +66,14 @@ LYMPH_NODES = SiteKind(
 #: "Pain(s), by site" (the Alphabetic Index): "pain in the right iliac fossa" -> R10.31 *Right lower quadrant pain*,
 #: "lumbar pain" -> M54.50, "pain in the left knee" -> M25.562; the site section holds the titles' own words.
 PAIN = SiteKind(re.compile(r"^(?:\w+ )?pains?$"), "pain_sites", (), ("R", "M", "N", "H"), query="{site}")
+#: "Adenoma - see also Neoplasm, benign, by site" (the Alphabetic Index): "adrenal adenoma" -> D35.00.
+BENIGN = SiteKind(re.compile(r"\badenomas?$"), "organs", ("benign neoplasm of",), "D", unless=re.compile(r"carcinom|malignan|pleomorph"))
+#: "Lithiasis - see Calculus", by site (the Index): "lithiasis in the right kidney" -> N20.0, "gallbladder lithiasis" -> K80.20.
+CALCULUS = SiteKind(re.compile(r"lithiasis$|\bcalcul(?:us|i)$"), "calculus_sites", (), ("N", "K"), indexed=True)
 #: "Mass" and "Lump - see Mass" (the Alphabetic Index), by site: "a mass in the left kidney" -> N28.89, "pelvic mass"
 #: -> R19.00, "lung mass" -> R91.8; "specified organ NEC - see Disease, by site" ("testicular mass" -> N50.9).
 MASS = SiteKind(re.compile(r"^(?:\w+ )?(?:mass|lump)(?:es|s)?$"), "mass_sites", (), ("R", "N", "K", "E", "J"), indexed=True)
-KINDS = (MALIGNANT, SECONDARY, FRACTURE, UNSPECIFIED_BEHAVIOR, LYMPH_NODES, PAIN, MASS)
+KINDS = (MALIGNANT, SECONDARY, FRACTURE, UNSPECIFIED_BEHAVIOR, LYMPH_NODES, PAIN, MASS, BENIGN, CALCULUS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -164,3 +164,19 @@ def test_words_of_notes_that_name_no_finding_give_no_code(default_kb, sentence):
     doc = clinlink.load("clinical")(sentence)
     assert not (doc._.codes or {}).get("ICD10CM")
     assert not [span.text for span in doc.ents if span.text.lower() in {"hemithorax", "pupils", "eye drops", "lactic acid", "ganglion"}]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("sentence", "codes"),
+    [
+        ("Biopsy showed adenocarcinoma of the prostate.", ["C61"]),
+        ("A seminoma of the left testis.", ["C62.92"]),
+        ("CT: a right adrenal adenoma.", ["D35.01"]),
+        ("He had lithiasis in the right kidney.", ["N20.0"]),
+        ("Adenocarcinoma was found.", []),  # no site: the Index sends a coder to the site, which the note must give
+    ],
+)
+def test_index_lead_terms_are_coded_by_their_site(default_kb, sentence, codes):
+    doc = clinlink.load("clinical")(sentence)
+    assert [entry["code"] for entry in (doc._.codes or {}).get("ICD10CM", [])] == codes
