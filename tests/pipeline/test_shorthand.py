@@ -100,6 +100,8 @@ CLINICAL = {
     "Mother had breast cancer.": [("breast cancer", None, "HP:0003002", "family")],
     "No evidence of pneumonia.": [("pneumonia", "J18.9", "HP:0002090", "absent")],
     "Rule out appendicitis.": [("appendicitis", "K37", "HP:6000143", "possible")],
+    "Active smoker, 20 cigarettes a day.": [("smoker", "F17.210", None, "present")],
+    "He is a smoker with a history of enolism.": [("smoker", "F17.200", None, "present"), ("enolism", "F10.20", None, "present")],
 }
 # short forms whose context gives no clinical sense are no mention
 NO_MENTION = ["PE: lungs clear, heart regular.", "Sats 95% on RA.", "Vitals: HR 80, RR 16, on RA.", "Labs are pending."]
