@@ -101,6 +101,8 @@ CLINICAL = {
     "No evidence of pneumonia.": [("pneumonia", "J18.9", "HP:0002090", "absent")],
     "Rule out appendicitis.": [("appendicitis", "K37", "HP:6000143", "possible")],
     "Active smoker, 20 cigarettes a day.": [("smoker", "F17.210", None, "present")],
+    "Thrombopenia and adenomegaly on admission.": [("Thrombopenia", "D69.6", None, "present"), ("adenomegaly", "R59.9", None, "present")],
+    "Methicillin-resistant Staphylococcus aureus was isolated.": [("Methicillin-resistant Staphylococcus aureus", "B95.62", None, "present")],
     "He is a smoker with a history of enolism.": [("smoker", "F17.200", None, "present"), ("enolism", "F10.20", None, "present")],
 }
 # short forms whose context gives no clinical sense are no mention
