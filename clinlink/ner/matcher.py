@@ -21,6 +21,7 @@ class Word:
     plural: bool = False
     comma_before: bool = False
     first_token: int | None = None  # set when the word spans tokens ("pre-auricular")
+    break_before: bool = False  # a semicolon before it: no name reads across ("diabetes; gestational ...")
 
     @property
     def start_token(self) -> int:
@@ -61,7 +62,7 @@ def find_matches(
         if words[position].first_in_token:
             reach = dictionary.reach.get(stems[position], 0)
             limit = position
-            while limit < count and known[limit] and limit - position < reach:
+            while limit < count and known[limit] and limit - position < reach and not (limit > position and words[limit].break_before):
                 limit += 1
             for end in range(limit, position, -1):
                 if not words[end - 1].last_in_token:
@@ -136,7 +137,10 @@ def _word_state(stem: str, roots: frozenset[str]) -> int:
 
 def _longest_derived(words: list[Word], state: list[int], start: int, dictionary: MentionDictionary) -> Match | None:
     limit = start + 1
-    while limit < len(words) and limit - start < MAX_WINDOW and state[limit] != _STOP and not words[limit].comma_before:
+    while (
+        limit < len(words) and limit - start < MAX_WINDOW and state[limit] != _STOP
+        and not (words[limit].comma_before or words[limit].break_before)
+    ):
         limit += 1
     for end in range(limit, start + 1, -1):
         if state[end - 1] != _KNOWN or not words[end - 1].last_in_token:

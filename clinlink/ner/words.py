@@ -54,26 +54,28 @@ def span_words(doc: Doc, start: int, end: int, doc_tokens: DocTokens) -> list[Wo
     words: list[Word] = []
     facts, spaced = doc_tokens.facts, doc_tokens.spaced
     prefixes = _prefixes()
-    comma = False
+    comma = semicolon = False
     i = start
     while i < end:
         fact = facts[i]
         if fact.skipped:
             comma = comma or fact.text == ","
+            semicolon = semicolon or fact.text == ";"
             i += 1
             continue
         if fact.lower in prefixes and _hyphenated(facts, spaced, i, end):
             joined = fact.lower + facts[i + 2].lower
             stemmed = stem(joined)
             plural = stemmed != joined and joined.endswith(("s", "i", "ae"))
-            words.append(Word(stemmed, i + 2, True, True, plural, comma, first_token=i))
-            comma = False
+            words.append(Word(stemmed, i + 2, True, True, plural, comma, first_token=i, break_before=semicolon))
+            comma = semicolon = False
             i += 3
             continue
         last = len(fact.parts) - 1
         for position, (stemmed, plural) in enumerate(fact.parts):
-            words.append(Word(stemmed, i, position == 0, position == last, plural, comma and position == 0))
-        comma = False
+            first = position == 0
+            words.append(Word(stemmed, i, first, position == last, plural, comma and first, break_before=semicolon and first))
+        comma = semicolon = False
         i += 1
     return words
 

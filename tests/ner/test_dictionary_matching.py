@@ -145,3 +145,8 @@ def test_no_name_is_read_inside_a_stop_phrase(nlp, kb):
     doc = nlp("The pneumonia vaccine was given. Pneumonia was seen.")
     found = [doc[words[m.start].token : words[m.end - 1].token + 1].text for s in doc.sents for words in [doc_words(s)] for m in find_matches(words, dictionary)]
     assert found == ["Pneumonia"]
+
+
+def test_no_name_reads_across_a_semicolon(nlp, kb):
+    assert detect(nlp, kb, "Effusion, pleural.") == [("Effusion, pleural", "HP:0002202", "order")]
+    assert detect(nlp, kb, "Effusion; pleural rub was heard.") == []
