@@ -141,7 +141,8 @@ def _default_child(parent_name: str, children: list) -> str | None:
     """The one child that reads as the default: ", unspecified" / NOS, "without complications" / ", uncomplicated",
     "unspecified", "not intractable" / "not having achieved remission" / "not specified as recurrent", one
     "unspecified" more than the parent, or "without ..." with no "with ..." (I25.1 -> I25.10 ... without angina
-    pectoris; K46 -> K46.9 ... without obstruction or gangrene)."""
+    pectoris; K46 -> K46.9 ... without obstruction or gangrene), of several such the one that is the parent's title
+    with "without ..." (N40 -> N40.0 Benign prostatic hyperplasia without lower urinary tract symptoms)."""
     for pattern in DEFAULT_CHILD:
         matching = [child.id for child in children if pattern.search(child.name.lower())]
         if len(matching) == 1:
@@ -153,7 +154,13 @@ def _default_child(parent_name: str, children: list) -> str | None:
     matching = [child for child in children if _WITHOUT.search(child.name.lower())]
     if len(matching) > 1:  # "with obstruction, without gangrene" is not the default; "without obstruction or gangrene" is
         matching = [child for child in matching if not _WITH.search(child.name.lower())]
+    if len(matching) > 1:  # N40: "Benign prostatic hyperplasia without ...", not "Nodular prostate without ..."
+        matching = [child for child in matching if _before_without(child.name) == parent_name.lower()] or matching
     return matching[0].id if len(matching) == 1 else None
+
+
+def _before_without(name: str) -> str:
+    return _WITHOUT.split(name.lower(), maxsplit=1)[0].strip(" ,")
 
 
 _UNSPECIFIED = re.compile(r"\bunspecified\b")

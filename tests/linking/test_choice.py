@@ -59,6 +59,7 @@ def test_abuse_and_dependence_without_more_are_uncomplicated(default_kb):
         ("ICD10CM:G43.9", "ICD10CM:G43.909"),  # Index: Migraine G43.909 (not intractable, without status migrainosus)
         ("ICD10CM:C95.9", "ICD10CM:C95.90"),  # not having achieved remission
         ("ICD10CM:K46", "ICD10CM:K46.9"),  # without obstruction or gangrene, not "with obstruction, without gangrene"
+        ("ICD10CM:N40", "ICD10CM:N40.0"),  # the parent's title "without ...", not "Nodular prostate without ..."
         ("ICD10CM:K40.9", "ICD10CM:K40.90"),  # not specified as recurrent
         ("ICD10CM:K40", "ICD10CM:K40.90"),  # one side is the default: "Hernia, inguinal K40.90"
     ],
