@@ -82,14 +82,21 @@ def _sentence_spans(doc: Doc, length: int) -> list[tuple[int, int]] | None:
 
 
 def _section_header(doc: Doc, text: str, start_char: int) -> tuple[int, int, str] | None:
-    """(header start, header end, name) of the section holding ``start_char``, or None."""
+    """(header start, header end, name) of the section holding ``start_char``, or None. A header with text after
+    it on its own line ("Family history: an uncle with ALS.") heads that line only: in a case report written as
+    prose no other header ends it, and the paragraphs after it are not family history."""
     section = section_at(doc._.sections, start_char)
     if section is None:
         return None
     section_start, section_end, name, *rest = section
     header = rest[0] if rest else ""
     at = text.find(header, section_start, section_end) if header else -1
-    return (at, at + len(header), name) if at >= 0 else (section_start, section_start, name)
+    if at < 0:
+        return (section_start, section_start, name)
+    line_end = text.find("\n", at + len(header), section_end)
+    if line_end >= 0 and start_char > line_end and text[at + len(header) : line_end].strip(" \t:"):
+        return None
+    return (at, at + len(header), name)
 
 
 @Language.factory(

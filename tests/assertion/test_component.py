@@ -164,3 +164,13 @@ def test_resolved_problem_is_present_with_the_flag(nlp):
         ("cough", "present", False),
     ]
     assert doc.ents[0]._.assertion_cues == [[34, 42, "resolved", "resolved"]]
+
+
+def test_a_header_with_text_on_its_line_heads_that_line_only():
+    pipeline = spacy.blank("en")
+    pipeline.add_pipe("clinlink_context")
+    text = "Family history: an uncle with diabetes.\nFasciculations in the deltoid.\nFAMILY HISTORY:\nAsthma.\nEczema."
+    doc = with_entities(pipeline, text, "diabetes", "Fasciculations", "Asthma", "Eczema")
+    second = text.index("FAMILY HISTORY")
+    doc._.sections = [[0, second, "family_history", "Family history"], [second, len(text), "family_history", "FAMILY HISTORY"]]
+    assert [e._.assertion for e in pipeline(doc).ents] == ["family", "present", "family", "family"]
