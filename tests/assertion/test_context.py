@@ -146,6 +146,18 @@ def test_relative_as_reporter_is_not_family(matcher):
     assert judge(matcher, "Per mother, fever since Tuesday.", "fever").status == "present"
 
 
+def test_relative_the_adjective_is_not_family(matcher):
+    assert judge(matcher, "The count showed relative lymphopenia.", "lymphopenia").status == "present"
+    assert judge(matcher, "A relative with lymphopenia.", "lymphopenia").status == "family"
+
+
+def test_the_patients_own_history_after_a_family_history_is_the_patients(matcher):
+    text = "No family history of interest and personal history of hypertension."
+    assert judge(matcher, text, "hypertension").status == "present"
+    text = "No family history of sudden death or personal history of syncope."
+    assert (judge(matcher, text, "sudden death").status, judge(matcher, text, "syncope").status) == ("family", "absent")
+
+
 def test_cue_inside_the_mention_is_ignored(matcher):
     # "without" is part of the finding's name here
     text = "Hemiarthroplasty without loosening is seen."
