@@ -424,3 +424,15 @@ def test_historical_cues_inside_the_mention(matcher, text, target, historical):
 
 def test_screening_is_hypothetical(matcher):
     assert judge(matcher, "Referred for screening for colon cancer.", "colon cancer").status == "hypothetical"
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("A man with no relevant medical history presented an asymptomatic tumor.", "tumor"),
+        ("A worker with no previous history consulted for episodes of dizziness.", "dizziness"),
+        ("The patient does not improve and starts to present rhinorrhea.", "rhinorrhea"),
+    ],
+)
+def test_a_new_clause_of_what_the_patient_presents_ends_the_negation(matcher, text, target):
+    assert judge(matcher, text, target).status == "present"
