@@ -432,6 +432,10 @@ def test_screening_is_hypothetical(matcher):
         ("A man with no relevant medical history presented an asymptomatic tumor.", "tumor"),
         ("A worker with no previous history consulted for episodes of dizziness.", "dizziness"),
         ("The patient does not improve and starts to present rhinorrhea.", "rhinorrhea"),
+        ("A woman with no relevant medical history, ex-smoker for 15 years.", "ex-smoker"),
+        ("A man with no toxic habits and a history of lactose intolerance.", "lactose intolerance"),
+        ("With no relevant history, he was referred for proptosis.", "proptosis"),
+        ("Walking was accompanied by non-irradiated low back pain.", "low back pain"),
     ],
 )
 def test_a_new_clause_of_what_the_patient_presents_ends_the_negation(matcher, text, target):
