@@ -440,3 +440,14 @@ def test_screening_is_hypothetical(matcher):
 )
 def test_a_new_clause_of_what_the_patient_presents_ends_the_negation(matcher, text, target):
     assert judge(matcher, text, target).status == "present"
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("FNAC: negative cytology for malignant cells.", "malignant cells"),
+        ("Serology for enterovirus and herpes virus, both of which were negative.", "herpes virus"),
+    ],
+)
+def test_a_negative_result_negates_what_it_was_for(matcher, text, target):
+    assert judge(matcher, text, target).status == "absent"
