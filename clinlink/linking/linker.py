@@ -319,9 +319,9 @@ class Linker:
     def _site_picks(
         self, mentions: Sequence[str], contexts: Sequence[str | None], positions: Sequence[tuple[int, int] | None], picks: list[Candidate | None]
     ) -> list[Candidate | None]:
-        """Mentions of a malignant or metastatic neoplasm, a fracture, a tumor, enlarged lymph nodes, a pain or a mass
-        left without a code, or with one of no site, get the code of their site when the mention or the words around
-        it name one (:mod:`clinlink.linking.sites`)."""
+        """Mentions of a malignant, metastatic or benign neoplasm, a fracture, a tumor, enlarged lymph nodes, a pain, a
+        mass or a stone left without a code, or with one of no site, get the code of their site when the mention or the
+        words around it name one (:mod:`clinlink.linking.sites`)."""
         queries = {
             i: site_query(mentions[i], contexts[i], positions[i]) for i, pick in enumerate(picks) if pick is None or _NO_SITE.search(pick.name)
         }

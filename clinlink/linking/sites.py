@@ -7,9 +7,10 @@ metastatic one, a fracture, a tumor (a neoplasm of unspecified behavior, coded b
 nodes or pain, and a site word in the mention, right after it ("of / in the ...") or just before it, into the title
 ICD-10-CM gives it: "Malignant neoplasm of stomach", "Secondary malignant neoplasm of liver", "Fracture of rib",
 "Localized enlarged lymph nodes", "Lower quadrant pain". The linker retrieves that title within ICD-10-CM and keeps a
-candidate whose title says that condition of that site in the right chapter (:meth:`SiteQuery.accepts`). A mass
-has no such titles: the Alphabetic Index gives its code by site ("Mass, kidney N28.89"), and its section of
-``sites.yaml`` holds that code (:attr:`SiteQuery.code`). Site words live in ``sites.yaml``.
+candidate whose title says that condition of that site in the right chapter (:meth:`SiteQuery.accepts`). A mass or
+a stone has no such titles: the Alphabetic Index gives its code by site ("Mass, kidney N28.89", "Calculus, kidney
+N20.0"), and its section of ``sites.yaml`` holds that code (:attr:`SiteQuery.code`). Site words live in
+``sites.yaml``.
 """
 
 from __future__ import annotations

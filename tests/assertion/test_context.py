@@ -438,7 +438,7 @@ def test_screening_is_hypothetical(matcher):
         ("Walking was accompanied by non-irradiated low back pain.", "low back pain"),
     ],
 )
-def test_a_new_clause_of_what_the_patient_presents_ends_the_negation(matcher, text, target):
+def test_a_new_clause_or_a_modifier_is_not_negated(matcher, text, target):
     assert judge(matcher, text, target).status == "present"
 
 
