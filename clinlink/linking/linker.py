@@ -57,7 +57,7 @@ EXACT_SHORTCUTS = ("vector", "sparse", "none")
 #: mention replaces them.
 _NO_SITE = re.compile(
     r"unspecified (?:site|body region)|^enlarged lymph nodes, unspecified$|^pain, unspecified$|^unspecified abdominal pain$|"
-    r"^localized swelling, mass and lump, unspecified$",
+    r"^localized swelling, mass and lump, unspecified$|^hemorrhage, not elsewhere classified$",
     re.IGNORECASE,
 )
 

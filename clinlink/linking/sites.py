@@ -1,4 +1,4 @@
-"""Where a cancer, a tumor, an adenoma, a fracture, a pain, a mass or a stone is: their ICD-10-CM codes need the
+"""Where a cancer, a tumor, an adenoma, a fracture, a pain, a mass, a stone or a bleeding is: their ICD-10-CM codes need the
 site, which notes write beside the head word ("gastric adenocarcinoma", "carcinoma of the left kidney", "left rib
 fracture", "tumor of the bladder", "pain in the right iliac fossa", "a mass in the left kidney", "renal lithiasis").
 
@@ -7,9 +7,9 @@ metastatic one, a fracture, a tumor (a neoplasm of unspecified behavior, coded b
 nodes or pain, and a site word in the mention, right after it ("of / in the ...") or just before it, into the title
 ICD-10-CM gives it: "Malignant neoplasm of stomach", "Secondary malignant neoplasm of liver", "Fracture of rib",
 "Localized enlarged lymph nodes", "Lower quadrant pain". The linker retrieves that title within ICD-10-CM and keeps a
-candidate whose title says that condition of that site in the right chapter (:meth:`SiteQuery.accepts`). A mass or
-a stone has no such titles: the Alphabetic Index gives its code by site ("Mass, kidney N28.89", "Calculus, kidney
-N20.0"), and its section of ``sites.yaml`` holds that code (:attr:`SiteQuery.code`). Site words live in
+candidate whose title says that condition of that site in the right chapter (:meth:`SiteQuery.accepts`). A mass, a
+stone or a bleeding has no such titles: the Alphabetic Index gives its code by site ("Mass, kidney N28.89",
+"Calculus, kidney N20.0", "Hemorrhage, rectum K62.5"), and its section of ``sites.yaml`` holds that code (:attr:`SiteQuery.code`). Site words live in
 ``sites.yaml``.
 """
 
@@ -74,7 +74,10 @@ CALCULUS = SiteKind(re.compile(r"lithiasis$|\bcalcul(?:us|i)$"), "calculus_sites
 #: "Mass" and "Lump - see Mass" (the Alphabetic Index), by site: "a mass in the left kidney" -> N28.89, "pelvic mass"
 #: -> R19.00, "lung mass" -> R91.8; "specified organ NEC - see Disease, by site" ("testicular mass" -> N50.9).
 MASS = SiteKind(re.compile(r"^(?:\w+ )?(?:mass|lump)(?:es|s)?$"), "mass_sites", (), ("R", "N", "K", "E", "J"), indexed=True)
-KINDS = (MALIGNANT, SECONDARY, FRACTURE, UNSPECIFIED_BEHAVIOR, LYMPH_NODES, PAIN, MASS, BENIGN, CALCULUS)
+#: "Hemorrhage, hemorrhagic (concealed)", by site (the Index; "Bleeding - see Hemorrhage"): "vaginal bleeding" ->
+#: N93.9, "subarachnoid bleeding" -> I60.9, "intraretinal hemorrhages" -> H35.6- with the side.
+HEMORRHAGE = SiteKind(re.compile(r"^(?:\w+ )?(?:bleeding|ha?emorrhages?)$"), "hemorrhage_sites", (), ("N", "K", "R", "I", "H"), indexed=True)
+KINDS = (MALIGNANT, SECONDARY, FRACTURE, UNSPECIFIED_BEHAVIOR, LYMPH_NODES, PAIN, MASS, BENIGN, CALCULUS, HEMORRHAGE)
 
 
 @dataclass(frozen=True, slots=True)

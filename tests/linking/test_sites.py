@@ -174,9 +174,11 @@ def test_words_of_notes_that_name_no_finding_give_no_code(default_kb, sentence):
         ("A seminoma of the left testis.", ["C62.92"]),
         ("CT: a right adrenal adenoma.", ["D35.01"]),
         ("He had lithiasis in the right kidney.", ["N20.0"]),
+        ("Intermittent vaginal bleeding for two months.", ["N93.9"]),
+        ("Small intraretinal hemorrhages in the left eye.", ["H35.62"]),
         ("Adenocarcinoma was found.", []),  # no site: the Index sends a coder to the site, which the note must give
     ],
 )
-def test_index_lead_terms_are_coded_by_their_site(default_kb, sentence, codes):
+def test_index_lead_terms_and_bleedings_are_coded_by_their_site(default_kb, sentence, codes):
     doc = clinlink.load("clinical")(sentence)
     assert [entry["code"] for entry in (doc._.codes or {}).get("ICD10CM", [])] == codes
