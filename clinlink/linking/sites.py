@@ -1,6 +1,7 @@
-"""Where a cancer, a tumor, an adenoma, a fracture, a pain, a mass, a stone or a bleeding is: their ICD-10-CM codes need the
-site, which notes write beside the head word ("gastric adenocarcinoma", "carcinoma of the left kidney", "left rib
-fracture", "tumor of the bladder", "pain in the right iliac fossa", "a mass in the left kidney", "renal lithiasis").
+"""Where a cancer, a tumor, an adenoma, a fracture, a pain, a mass, a stone or a bleeding is: their ICD-10-CM codes
+need the site, which notes write beside the head word ("gastric adenocarcinoma", "carcinoma of the left kidney",
+"left rib fracture", "tumor of the bladder", "pain in the right iliac fossa", "a mass in the left kidney", "renal
+lithiasis", "vaginal bleeding").
 
 :func:`site_query` turns a mention with a malignant head (carcinoma, cancer, sarcoma, malignancy, seminoma), a
 metastatic one, a fracture, a tumor (a neoplasm of unspecified behavior, coded by body system), enlarged lymph
@@ -9,8 +10,8 @@ ICD-10-CM gives it: "Malignant neoplasm of stomach", "Secondary malignant neopla
 "Localized enlarged lymph nodes", "Lower quadrant pain". The linker retrieves that title within ICD-10-CM and keeps a
 candidate whose title says that condition of that site in the right chapter (:meth:`SiteQuery.accepts`). A mass, a
 stone or a bleeding has no such titles: the Alphabetic Index gives its code by site ("Mass, kidney N28.89",
-"Calculus, kidney N20.0", "Hemorrhage, rectum K62.5"), and its section of ``sites.yaml`` holds that code (:attr:`SiteQuery.code`). Site words live in
-``sites.yaml``.
+"Calculus, kidney N20.0", "Hemorrhage, rectum K62.5"), and its section of ``sites.yaml`` holds that code
+(:attr:`SiteQuery.code`). Site words live in ``sites.yaml``.
 """
 
 from __future__ import annotations
