@@ -104,6 +104,7 @@ CLINICAL = {
     "Thrombopenia and adenomegaly on admission.": [("Thrombopenia", "D69.6", None, "present"), ("adenomegaly", "R59.9", None, "present")],
     "Methicillin-resistant Staphylococcus aureus was isolated.": [("Methicillin-resistant Staphylococcus aureus", "B95.62", None, "present")],
     "History of diabetes; gestational diabetes in 2010.": [("diabetes", "E11.9", None, "present"), ("gestational diabetes", "O24.4", None, "present")],
+    "Endoscopy: hyperemia of the gastric mucosa.": [("hyperemia", "R68.89", None, "present")],
     "He is a smoker with a history of enolism.": [("smoker", "F17.200", None, "present"), ("enolism", "F10.20", None, "present")],
 }
 # short forms whose context gives no clinical sense are no mention
