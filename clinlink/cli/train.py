@@ -159,9 +159,6 @@ def cross_encoder(
     calibration_queries: int = typer.Option(
         400, "--calibration-queries", help="Held-out synonyms that calibrate the gate and fusion (0: skip)."
     ),
-    text_contexts: Path = typer.Option(
-        None, "--text-contexts", help="Sentences of text naming the concepts ('clinlink train mine-contexts'), used as query contexts."
-    ),
     max_steps: int = MAX_STEPS,
     max_minutes: float = MAX_MINUTES,
     seed: int = SEED,
@@ -183,7 +180,6 @@ def cross_encoder(
         head_learning_rate=head_lr,
         hard_margin=hard_margin if hard_margin >= 0 else None,
         calibration_queries=calibration_queries,
-        text_contexts=text_contexts,
         training=_training_settings(max_steps, max_minutes, seed, lr, threads),
     )
     kb = _kb(kb_dir)

@@ -7,9 +7,7 @@ The gold concept is put in when retrieval missed it. The query name is hidden
 from every candidate's text too, so the model cannot win by string identity.
 Only the hard lists are kept (gold not first, or first by less than
 ``hard_margin``): the gate sends only such lists to the reranker at run time.
-Half of the queries get a context sentence: with ``text_contexts`` (sentences of unlabeled text where the
-detector found the gold concept by an exact name, :func:`mine_text_contexts`) the query replaces that mention in
-one of them, KRISSBERT-style; otherwise (or for a concept no sentence names) a template of ``contexts.yaml``.
+Half of the queries get a templated context sentence (``contexts.yaml``).
 Loss: cross-entropy of the softmax over each list's logits against the gold.
 ``layers`` keeps only the base's first layers (a smaller, faster reranker on
 a CPU). After training, the gate margin and fusion weight are calibrated on
@@ -66,7 +64,6 @@ class CrossEncoderSettings:
     head_learning_rate: float = 1e-3
     calibration_queries: int = 400
     index_cache: Path | None = None
-    text_contexts: Path | None = None
     training: TrainingSettings = field(default_factory=TrainingSettings)
 
 
@@ -112,7 +109,6 @@ def build_examples(
 ) -> list[RerankExample]:
     """Examples of the hard lists, the gold inserted (replacing the last candidate) where retrieval missed it."""
     templates = yaml.safe_load(TEMPLATES_FILE.read_text(encoding="utf-8"))["templates"]
-    sentences = read_text_contexts(settings.text_contexts) if settings.text_contexts else {}
     examples = []
     for (name, gold), candidates in zip(queries, lists):
         if not is_hard(candidates, gold, settings.hard_margin):
@@ -124,49 +120,10 @@ def build_examples(
             continue
         window = ""
         if rng.random() < settings.context_share:
-            if sentences.get(gold):
-                sentence, start, end = rng.choice(sentences[gold])
-                context = sentence[:start] + name + sentence[end:]
-            else:
-                context = rng.choice(templates).format(mention=name)
-            window = context_window(name, context, settings.context_words)
+            window = context_window(name, rng.choice(templates).format(mention=name), settings.context_words)
         texts = [candidate_text(kb.get(c), kb, settings.synonyms, hide=name) for c in ids]
         examples.append(RerankExample(mention_text(name, window), texts, ids.index(gold)))
     return examples
-
-
-def mine_text_contexts(nlp: Any, texts: Sequence[str], out: Path, per_concept: int = 20) -> int:
-    """Writes ``out`` (JSON lines: concept id, sentence, mention offsets): up to ``per_concept`` sentences a
-    concept, each where ``nlp``'s detector found it by an exact name (score 1). Returns the lines written."""
-    found: dict[str, list[tuple[str, int, int]]] = {}
-    for doc in nlp.pipe(texts, batch_size=32):
-        for span in doc.ents:
-            if not span._.concept_id or span._.score != 1.0:
-                continue
-            chosen = found.setdefault(span._.concept_id, [])
-            if len(chosen) < per_concept:
-                sentence = span.sent
-                chosen.append((sentence.text, span.start_char - sentence.start_char, span.end_char - sentence.start_char))
-    lines = [
-        json.dumps({"concept_id": concept_id, "sentence": text, "start": start, "end": end})
-        for concept_id, rows in sorted(found.items()) for text, start, end in rows
-    ]
-    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return len(lines)
-
-
-def read_text_contexts(path: Path) -> dict[str, list[tuple[str, int, int]]]:
-    """concept id -> (sentence, mention start, mention end) of a :func:`mine_text_contexts` file."""
-    contexts: dict[str, list[tuple[str, int, int]]] = {}
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            contexts.setdefault(row["concept_id"], []).append((row["sentence"], int(row["start"]), int(row["end"])))
-        except (ValueError, KeyError) as error:
-            raise ConfigError(f"{path}:{number}: not a text-context line ({error})") from error
-    return contexts
 
 
 class ListwiseCrossEncoder(torch.nn.Module):
