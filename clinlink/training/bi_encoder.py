@@ -43,7 +43,6 @@ class BiEncoderSettings:
     alpha: float = 1.0
     beta: float = 60.0
     base: float = 0.5
-    hierarchy: bool = False
     training: TrainingSettings = field(default_factory=TrainingSettings)
 
 
@@ -102,42 +101,6 @@ def pair_batches(
     return batches
 
 
-def family_batches(
-    kb: KnowledgeBase, pairs: Sequence[NamePair], batch_size: int, seed: int = 42
-) -> list[tuple[list[str], torch.Tensor, torch.Tensor]]:
-    """Batches of ``(texts, labels, related)`` whose pairs come from concept families: the concepts under one
-    parent sit together (siblings are each other's hard negatives) with the parent, and a concept and its parent
-    or child are ``related`` (never a negative pair: an ancestor is a partial match, not a wrong one)."""
-    by_concept: dict[str, list[NamePair]] = {}
-    for pair in pairs:
-        by_concept.setdefault(pair.concept_id, []).append(pair)
-    rng = random.Random(seed)
-    family_of = {concept_id: (kb.parents(concept_id) or [concept_id])[0] for concept_id in by_concept}
-    families: dict[str, list[str]] = {}
-    for concept_id in sorted(by_concept):
-        families.setdefault(family_of[concept_id], []).append(concept_id)
-    order = []
-    for parent, members in sorted(families.items()):
-        chosen = ([parent] if parent in by_concept and parent not in members else []) + members
-        order.append([pair for concept_id in chosen for pair in rng.sample(by_concept[concept_id], min(4, len(by_concept[concept_id])))])
-    rng.shuffle(order)
-    used = {id(pair) for group in order for pair in group}
-    rest = [pair for pair in pairs if id(pair) not in used]
-    stream = [pair for group in order for pair in group] + rest
-    batches = []
-    for start in range(0, len(stream), batch_size):
-        chunk = stream[start : start + batch_size]
-        label_of: dict[str, int] = {}
-        labels = [label_of.setdefault(pair.concept_id, len(label_of)) for pair in chunk]
-        concepts = [pair.concept_id for pair in chunk] * 2
-        parents = {c: set(kb.parents(c)) for c in set(concepts)}
-        related = torch.tensor([[b in parents[a] or a in parents[b] for b in concepts] for a in concepts])
-        texts = [pair.first for pair in chunk] + [pair.second for pair in chunk]
-        batches.append((texts, torch.tensor(labels + labels), related))
-    rng.shuffle(batches)
-    return batches
-
-
 def train_bi_encoder(
     kb: KnowledgeBase,
     base: str | Path,
@@ -153,15 +116,13 @@ def train_bi_encoder(
     miner = MultiSimilarityMiner(settings.miner_margin)
     loss = MultiSimilarityLoss(settings.alpha, settings.beta, settings.base)
 
-    def step_loss(batch: tuple) -> torch.Tensor:
-        texts, labels, *related = batch
-        return multi_similarity(model(texts), labels, miner, loss, related[0] if related else None)
+    def step_loss(batch: tuple[list[str], torch.Tensor]) -> torch.Tensor:
+        texts, labels = batch
+        return multi_similarity(model(texts), labels, miner, loss)
 
-    batches = (
-        family_batches(kb, pairs, settings.batch_size, settings.training.seed) if settings.hierarchy
-        else pair_batches(pairs, settings.batch_size, settings.training.seed)
+    report = Trainer(model, step_loss, settings.training).fit(
+        pair_batches(pairs, settings.batch_size, settings.training.seed), progress
     )
-    report = Trainer(model, step_loss, settings.training).fit(batches, progress)
     files = model.save(out)
     summary = {
         "pairs": len(pairs),

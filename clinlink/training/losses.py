@@ -69,10 +69,8 @@ def multi_similarity(
     labels: torch.Tensor,
     miner: MultiSimilarityMiner | None = None,
     loss: MultiSimilarityLoss | None = None,
-    related: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """The MS loss of a batch of embeddings over its mined pairs (no miner: all pairs); ``related`` (a boolean
-    matrix over pairs of rows, e.g. a concept and its parent) marks pairs that are never negatives."""
+    """The MS loss of a batch of embeddings over its mined pairs (no miner: all pairs)."""
     unit = torch.nn.functional.normalize(embeddings, dim=-1)
     similarity = unit @ unit.T
     loss = loss or MultiSimilarityLoss()
@@ -81,6 +79,4 @@ def multi_similarity(
     else:
         with torch.no_grad():
             positive, negative = miner(similarity.detach(), labels)
-    if related is not None:
-        negative = negative & ~related
     return loss(similarity, positive, negative)
