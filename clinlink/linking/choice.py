@@ -4,7 +4,8 @@
 :func:`specific_icd` moves an ICD-10-CM choice down to the code a coder would write: the side the sentence
 states, else the "unspecified" (or "without complications") leaf rather than a category (hematuria: R31 ->
 R31.9); :func:`combination_icd` picks the combination code when the sentence names both parts (type 2 diabetes
-+ neuropathy -> E11.40).
++ neuropathy -> E11.40); :func:`both_sides` codes a finding on both sides whose code has no bilateral child as
+its right and left codes (ICD-10-CM guideline I.B.13: "pain in both legs" -> M79.604 and M79.605).
 """
 
 from __future__ import annotations
@@ -92,6 +93,33 @@ def specific_icd(kb: KnowledgeBase, concept_id: str, context: str = "") -> str:
         if following is None:
             return current
         current = following
+
+
+def both_sides(kb: KnowledgeBase, code: str, context: str = "") -> tuple[str, str] | None:
+    """The (right, left) codes of ``code``, an unspecified-side code, where ``context`` says both sides and its
+    siblings hold no bilateral code: the siblings whose titles are its own with "right" / "left" ("Pain in leg,
+    unspecified" -> "Pain in right leg", "Pain in left leg"). None otherwise."""
+    if sides_of(context) != ["bilateral"] or any(pattern.search(kb.get(code).name.lower()) for pattern in SIDES.values()):
+        return None
+    parents = kb.parents(code)
+    if not parents:
+        return None
+    siblings = [kb.get(child) for child in kb.children(parents[0]) if child != code]
+    if any(SIDES["bilateral"].search(sibling.name.lower()) for sibling in siblings):
+        return None
+    core = _unsided(kb.get(code).name, "unspecified")
+    found = {}
+    for side in ("right", "left"):
+        named = [s.id for s in siblings if SIDES[side].search(s.name.lower()) and _unsided(s.name, side) == core]
+        if len(named) != 1:
+            return None
+        found[side] = specific_icd(kb, named[0], side)
+    return found["right"], found["left"]
+
+
+def _unsided(name: str, word: str) -> str:
+    """The core of an ICD-10-CM title without ``word`` ("right", "left", "unspecified")."""
+    return core_name(re.sub(rf"\b{word}\b", "", name, flags=re.IGNORECASE))[0]
 
 
 def side_context(mention: str, context: str | None, position: tuple[int, int] | None = None) -> str:

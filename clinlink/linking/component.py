@@ -249,12 +249,12 @@ def document_codes(doc: Doc) -> dict[str, list[dict]] | None:
         if span._.assertion in NOT_CODED or not span._.codes:
             continue
         for vocabulary, entries in span._.codes.items():
-            code, name, score = entries[0]
-            if score is None:
-                continue  # a cross-reference, not a code linked in this vocabulary
-            entry = found.setdefault(vocabulary, {}).setdefault(code, {"code": code, "name": name, "score": score, "mentions": []})
-            entry["score"] = max(entry["score"], score)
-            entry["mentions"].append([span.start_char, span.end_char, span.text])
+            for code, name, score in entries:
+                if score is None:
+                    break  # cross-references follow the codes linked in this vocabulary
+                entry = found.setdefault(vocabulary, {}).setdefault(code, {"code": code, "name": name, "score": score, "mentions": []})
+                entry["score"] = max(entry["score"], score)
+                entry["mentions"].append([span.start_char, span.end_char, span.text])
     if not found:
         return None
     return {

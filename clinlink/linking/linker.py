@@ -28,7 +28,7 @@ from clinlink.kb.knowledge_base import XREF_ALIASES
 from clinlink.linking.candidates import NIL_THRESHOLD, Candidate, Reranker, merge, rank, rerank_gated, search_concepts
 from clinlink.linking.coding_lexicon import ICD10CM_PREFIX, CodingLexicon
 from clinlink.linking.choice import (
-    CODE_THRESHOLD, ICD10CM, VOCABULARY_SOURCES, LinkedMention, choose, combination_icd, side_context, sides_of, specific_icd,
+    CODE_THRESHOLD, ICD10CM, VOCABULARY_SOURCES, LinkedMention, both_sides, choose, combination_icd, side_context, sides_of, specific_icd,
     vocabulary_key,
 )
 from clinlink.linking.dense import DenseIndex
@@ -236,6 +236,7 @@ class Linker:
         chosen = [choose(self.kb, c, p, s, override_margin) for c, p, s in zip(candidates, presets, scores)]
         roots = [within] if isinstance(within, str) else list(within or ())
         best: dict[str, list[Candidate | None]] = {}
+        other_side: dict[int, Candidate] = {}
         for vocabulary in dict.fromkeys(vocabulary_key(v) for v in vocabularies):
             source = VOCABULARY_SOURCES.get(vocabulary, vocabulary)
             vocabulary_roots = [r for r in roots if self._source(r) == source]
@@ -258,10 +259,13 @@ class Linker:
                 picks = [lexicon_picks[i] if i in lexicon_picks else pick for i, pick in enumerate(picks)]
                 picks = self._site_picks(mentions, contexts, positions or [None] * count, picks)
                 picks = self._head_picks(mentions, picks, lexicon_picks)
-                picks = self._specific_icd(picks, chosen, contexts, mentions, positions or [None] * count)
+                picks, other_side = self._specific_icd(picks, chosen, contexts, mentions, positions or [None] * count)
             best[vocabulary] = picks
         return [
-            LinkedMention(chosen[i], candidates[i], self._vocabulary_codes(chosen[i], {v: picks[i] for v, picks in best.items()}))
+            LinkedMention(
+                chosen[i], candidates[i],
+                self._vocabulary_codes(chosen[i], {v: picks[i] for v, picks in best.items()}, {ICD10CM: other_side[i]} if i in other_side else {}),
+            )
             for i in range(count)
         ]
 
@@ -353,30 +357,43 @@ class Linker:
         contexts: list[str | None],
         mentions: Sequence[str],
         positions: Sequence[tuple[int, int] | None],
-    ) -> list[Candidate | None]:
-        """Each ICD-10-CM pick as its combination code with another mention of the same context, else its specific code."""
+    ) -> tuple[list[Candidate | None], dict[int, Candidate]]:
+        """Each ICD-10-CM pick as its combination code with another mention of the same context, else its specific
+        code; a finding on both sides with no bilateral code becomes its right code, its left code returned apart
+        (by mention index)."""
         by_context: dict[str, list[tuple[int, str]]] = {}
         for i, context in enumerate(contexts):
             if context:
                 names = [mentions[i], *(c.name for c in (chosen[i], picks[i]) if c is not None)]
                 by_context.setdefault(context, []).extend((i, name) for name in names)
-        refined = []
+        refined: list[Candidate | None] = []
+        left: dict[int, Candidate] = {}
         for i, pick in enumerate(picks):
             if pick is None:
                 refined.append(None)
                 continue
             others = [name for j, name in by_context.get(contexts[i] or "", []) if j != i]
             code = combination_icd(self.kb, pick.concept_id, others) if others else None
-            code = specific_icd(self.kb, code or pick.concept_id, side_context(mentions[i], contexts[i], positions[i]))
+            side_text = side_context(mentions[i], contexts[i], positions[i])
+            code = specific_icd(self.kb, code or pick.concept_id, side_text)
+            sides = both_sides(self.kb, code, side_text)
+            if sides is not None:
+                code = sides[0]
+                left[i] = Candidate(sides[1], self.kb.get(sides[1]).name, pick.score, exact=pick.exact)
             refined.append(pick if code == pick.concept_id else Candidate(code, self.kb.get(code).name, pick.score, exact=pick.exact))
-        return refined
+        return refined, left
 
-    def _vocabulary_codes(self, primary: Candidate | None, picks: dict[str, Candidate | None]) -> dict[str, list[list]]:
-        """``{vocabulary: [[code, name, score], ...]}``: the linked pick of each vocabulary, then the
-        cross-references of the primary concept and the picks (score None)."""
+    def _vocabulary_codes(
+        self, primary: Candidate | None, picks: dict[str, Candidate | None], seconds: dict[str, Candidate] | None = None
+    ) -> dict[str, list[list]]:
+        """``{vocabulary: [[code, name, score], ...]}``: the linked pick of each vocabulary (and its ``seconds``
+        code, the other side of a bilateral finding), then the cross-references of the primary concept and the
+        picks (score None)."""
+        seconds = seconds or {}
+        linked = {v: ([p, seconds[v]] if v in seconds else [p]) if p is not None else [] for v, p in picks.items()}
         key = (
             primary.concept_id if primary is not None else None,
-            tuple((v, p.concept_id, p.name, round(float(p.score), 4)) if p is not None else (v,) for v, p in picks.items()),
+            tuple((v, *((p.concept_id, p.name, round(float(p.score), 4)) for p in ps)) for v, ps in linked.items()),
         )
         return {vocabulary: [list(entry) for entry in entries] for vocabulary, entries in self._codes_of(key).items()}
 
@@ -384,12 +401,11 @@ class Linker:
     def _codes_of(self, key: tuple) -> dict[str, tuple[tuple, ...]]:
         primary, picked = key
         codes: dict[str, list] = {}
-        for vocabulary, *pick in picked:
-            if pick:
-                concept_id, name, score = pick
+        for vocabulary, *linked in picked:
+            for concept_id, name, score in linked:
                 code = dict(self._concept_codes(concept_id)).get(vocabulary, ((concept_id, None),))[0][0]
-                codes[vocabulary] = [(code, name, score)]
-        picks = {vocabulary: pick[0] if pick else None for vocabulary, *pick in picked}
+                codes.setdefault(vocabulary, []).append((code, name, score))
+        picks = {vocabulary: linked[0][0] if linked else None for vocabulary, *linked in picked}
         for concept in dict.fromkeys(c for c in (primary, *picks.values()) if c is not None):
             for vocabulary, xrefs in self._concept_codes(concept):
                 if picks.get(vocabulary) is not None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+import clinlink
 from clinlink.kb import Concept, KnowledgeBase
 from clinlink.linking.candidates import Candidate
-from clinlink.linking.choice import choose, combination_icd, side_context, specific_icd, vocabulary_key
+from clinlink.linking.choice import both_sides, choose, combination_icd, side_context, specific_icd, vocabulary_key
 
 
 def icd(code: str, name: str, parent: str | None = None, indexed: bool = True) -> Concept:
@@ -71,6 +72,30 @@ def test_the_index_defaults_where_a_title_does_not_say(default_kb, category, def
 def test_a_bilateral_mention_takes_the_bilateral_default(default_kb):
     assert specific_icd(default_kb, "ICD10CM:K40", "Bilateral inguinal hernia.") == "ICD10CM:K40.20"
     assert specific_icd(default_kb, "ICD10CM:K40", "Right inguinal hernia.") == "ICD10CM:K40.90"
+
+
+@pytest.mark.parametrize(
+    ("code", "context", "sides"),
+    [
+        ("ICD10CM:M79.606", "pain in both lower limbs", ("ICD10CM:M79.604", "ICD10CM:M79.605")),
+        ("ICD10CM:C78.00", "metastases in both lungs", ("ICD10CM:C78.01", "ICD10CM:C78.02")),  # "unspecified lung"
+        ("ICD10CM:M25.569", "bilateral knee pain", ("ICD10CM:M25.561", "ICD10CM:M25.562")),
+        ("ICD10CM:M79.606", "pain in the leg", None),  # no side said
+        ("ICD10CM:M79.604", "pain in both legs", None),  # a code with its side already
+        ("ICD10CM:K40.20", "bilateral inguinal hernia", None),  # ICD-10-CM has the bilateral code
+        ("ICD10CM:R31.9", "bilateral hematuria", None),  # no sided siblings
+    ],
+)
+def test_a_finding_on_both_sides_without_a_bilateral_code_is_coded_on_each(default_kb, code, context, sides):
+    assert both_sides(default_kb, code, context) == sides
+
+
+@pytest.mark.slow
+def test_the_pipeline_codes_both_sides_and_the_document_keeps_both(default_kb):
+    doc = clinlink.load("clinical")("She has had pain in both lower limbs for a week. No pain in the arms.")
+    pain = next(span for span in doc.ents if span._.assertion == "present")
+    assert [entry[0] for entry in pain._.codes["ICD10CM"] if entry[2] is not None] == ["M79.604", "M79.605"]
+    assert [entry["code"] for entry in doc._.codes["ICD10CM"]] == ["M79.604", "M79.605"]
 
 
 def test_stated_side_is_followed_and_seventh_characters_are_not_entered(kb):
