@@ -96,6 +96,8 @@ def test_the_pipeline_codes_both_sides_and_the_document_keeps_both(default_kb):
     pain = next(span for span in doc.ents if span._.assertion == "present")
     assert [entry[0] for entry in pain._.codes["ICD10CM"] if entry[2] is not None] == ["M79.604", "M79.605"]
     assert [entry["code"] for entry in doc._.codes["ICD10CM"]] == ["M79.604", "M79.605"]
+    doc = clinlink.load("clinical")("CT showed metastases in both lungs.")  # a plural site read as its singular
+    assert [entry["code"] for entry in doc._.codes["ICD10CM"]] == ["C78.01", "C78.02"]
 
 
 def test_stated_side_is_followed_and_seventh_characters_are_not_entered(kb):
