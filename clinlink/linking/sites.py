@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from clinlink.text.normalize import tokens
+from clinlink.text.normalize import stem, tokens
 
 SITES_FILE = Path(__file__).with_name("sites.yaml")
 #: Words after the mention that attach a site to it: "carcinoma of the bladder", "metastases in both lungs".
@@ -131,19 +131,15 @@ def site_query(mention: str, context: str | None, position: tuple[int, int] | No
 
 
 def _site_in(words: list[str], sites: dict[tuple[str, ...], str]) -> str | None:
-    """The first site ``words`` name, a plural read as its singular ("both lungs", "the knees")."""
+    """The first site ``words`` name, a plural read as its singular ("both lungs", "the ovaries"; :func:`stem`)."""
     for size in (2, 1):
         for start in range(len(words) - size + 1):
             key = tuple(words[start : start + size])
-            site = sites.get(key) or sites.get(_singular(key))
+            site = sites.get(key) or sites.get(tuple(stem(word) for word in key))
             if site is not None:
                 return site
     return None
 
-
-def _singular(key: tuple[str, ...]) -> tuple[str, ...]:
-    last = key[-1]
-    return (*key[:-1], last[:-1]) if len(last) > 3 and last.endswith("s") and not last.endswith("ss") else key
 
 
 def words_around(
