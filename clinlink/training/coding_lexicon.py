@@ -129,17 +129,19 @@ def _supported(
 
 
 def _affirmed_ngrams(text: str) -> dict[str, str]:
-    """Normalized key -> surface of the document's n-grams that occur at least once outside a negation's reach."""
+    """Normalized key -> surface of the document's n-grams that occur at least once outside a negation's reach.
+    An n-gram stays within one conjunct: it holds no comma and no "and"/"or" ("hypertension, dyslipidemia" and
+    "fever and abdominal pain" name two conditions, not one)."""
     found: dict[str, str] = {}
     for clause in re.split(r"[.;:\n]\s*", text):
-        words = tokens(clause)
+        words, conjunct = _conjunct_words(clause)
         for start, first in enumerate(words):
             if first in STOP_WORDS or first.isdigit():
                 continue
             if NEGATION.search(" ".join(words[max(0, start - NEGATION_REACH) : start])):
                 continue
             for end in range(start + 1, min(start + MAX_WORDS, len(words)) + 1):
-                if any(word.isdigit() for word in words[start:end]):
+                if any(word.isdigit() for word in words[start:end]) or conjunct[end - 1] != conjunct[start]:
                     break
                 if words[end - 1] in STOP_WORDS or words[end - 1] in OPEN_ENDS or any(PROCEDURE.search(w) for w in words[start:end]):
                     continue
@@ -148,6 +150,23 @@ def _affirmed_ngrams(text: str) -> dict[str, str]:
                 phrase = " ".join(words[start:end])
                 found.setdefault(" ".join(stem(w) for w in words[start:end]), phrase)
     return found
+
+
+def _conjunct_words(clause: str) -> tuple[list[str], list[int]]:
+    """The clause's words, and for each the number of its conjunct (a comma or an "and"/"or" starts the next;
+    the connector is a conjunct of its own)."""
+    words: list[str] = []
+    numbers: list[int] = []
+    number = 0
+    for piece in clause.split(","):
+        for word in tokens(piece):
+            connector = word in ("and", "or")
+            number += connector
+            words.append(word)
+            numbers.append(number)
+            number += connector
+        number += 1
+    return words, numbers
 
 
 class _CodeWords:

@@ -187,3 +187,16 @@ def test_lexicons_are_read_in_order_the_first_holding_the_phrase_or_concept_deci
 def test_the_packaged_index_entries_code_findings_the_titles_do_not_name(default_kb):
     doc = clinlink.load("clinical")("She reported blurred vision and rectal bleeding; a cardiorespiratory arrest followed.")
     assert [entry["code"] for entry in doc._.codes["ICD10CM"]] == ["H53.8", "K62.5", "I46.9"]
+
+
+def test_a_mined_phrase_stays_within_one_conjunct(default_kb):
+    texts = {f"c{n}": f"Seen on day {n} for fever and abdominal pain. History of hypertension, dyslipidemia." for n in range(3)}
+    codes = {doc_id: {"R10.9", "E78.5", "I10"} for doc_id in texts}
+    read_as = {"abdominal": Candidate("ICD10CM:R10.9", "Unspecified abdominal pain", 0.9),
+               "dyslipidemia": Candidate("ICD10CM:E78.5", "Hyperlipidemia, unspecified", 0.9)}
+    retrieve = lambda phrases: [[c for word, c in read_as.items() if word in phrase] for phrase in phrases]  # noqa: E731
+    lexicon = mine_lexicon(default_kb, texts, codes, retrieve=retrieve)
+    assert lexicon.lookup("abdominal pain").code == "R10.9"
+    assert lexicon.lookup("fever and abdominal") is None and lexicon.lookup("and abdominal pain") is None
+    assert lexicon.lookup("hypertension dyslipidemia") is None  # two conditions a comma apart
+    assert lexicon.lookup("dyslipidemia").code == "E78.5"
