@@ -43,6 +43,12 @@ OPEN_ENDS = frozenset("left right lower upper bilateral anterior posterior super
 PROCEDURE = re.compile(r"(?:ectom|otom|ostom|centesis|plasty|scop)(?:y|ies|ized?)$")
 NEGATION = re.compile(r"\b(?:no|not|without|denie[sd]|negative|absence|absent|ruled out|free of|nor)\b")
 NEGATION_REACH = 6  # words before an n-gram that a negation cue reaches
+#: Words of a narrative, not of a condition: a phrase holding one is a piece of a sentence ("abdominal
+#: examination revealed", "admitted for abdominal"); retrieval does not confirm it.
+NARRATIVE_WORDS = frozenset(
+    "showed shows revealed reveals diagnosed diagnosis admitted complained presented developed examination episode "
+    "same secondary".split()
+)
 #: Words of ICD-10-CM names that say nothing of what a phrase names.
 GENERIC_NAME_WORDS = frozenset(
     "unspecified other specified elsewhere classified without with disorder disorders disease diseases condition "
@@ -96,9 +102,10 @@ def _supported(
 ) -> dict[str, LexiconEntry]:
     """Each phrase's first candidate that the ICD-10-CM names support: its words are the code's, or (with
     ``retrieve``) its category is that of the phrase's top retrieved code, which is not another code's exact name,
-    and no shorter part of the phrase names that category already ("lymphadenopathy" -> R59.9 where the linker
-    reads R59.1: the documents choose within the category the KB reads, never outside it; "nausea" stays R11.0
-    *Nausea* whatever else its notes are coded with; "history of fever" is left to "fever")."""
+    no shorter part of the phrase names that category already and the phrase holds no narrative word
+    ("lymphadenopathy" -> R59.9 where the linker reads R59.1: the documents choose within the category the KB
+    reads, never outside it; "nausea" stays R11.0 *Nausea* whatever else its notes are coded with; "history of
+    fever" is left to "fever"; "abdominal examination revealed" is no condition)."""
     words_of = _CodeWords(kb)
     entries: dict[str, LexiconEntry] = {}
     unnamed: list[str] = []
@@ -116,6 +123,7 @@ def _supported(
         entry = entries.get(part)
         return (entry is not None and entry.code[:3] == category) or cores.get(part, "").removeprefix(ICD10CM_PREFIX)[:3] == category
 
+    unnamed = [key for key in unnamed if not NARRATIVE_WORDS.intersection(candidates[key][0].phrase.split())]
     for key, retrieved in zip(unnamed, retrieve([candidates[key][0].phrase for key in unnamed])):
         top = retrieved[0].concept_id.removeprefix(ICD10CM_PREFIX) if retrieved else ""
         confirmed = next((entry for entry in candidates[key] if top and entry.code[:3] == top[:3]), None)

@@ -200,3 +200,14 @@ def test_a_mined_phrase_stays_within_one_conjunct(default_kb):
     assert lexicon.lookup("fever and abdominal") is None and lexicon.lookup("and abdominal pain") is None
     assert lexicon.lookup("hypertension dyslipidemia") is None  # two conditions a comma apart
     assert lexicon.lookup("dyslipidemia").code == "E78.5"
+
+
+
+def test_the_packaged_mined_lexicon_holds_no_piece_of_a_narrative():
+    from clinlink.training.coding_lexicon import NARRATIVE_WORDS
+
+    lexicon = load_coding_lexicon(resolve_lexicon("codiesp-en"))
+    phrases = [entry.phrase for entry in lexicon.entries.values() if entry.code is not None]
+    assert len(phrases) > 400
+    assert [phrase for phrase in phrases if NARRATIVE_WORDS.intersection(phrase.split())] == []
+    assert [phrase for phrase in phrases if " and " in f" {phrase} " or " or " in f" {phrase} "] == []
