@@ -198,3 +198,24 @@ def test_a_sense_keeps_to_the_concepts_of_its_pipeline(default_kb):
     assert [(ent.text, ent._.concept_id) for ent in phenotype.ents] == [("SOB", "HP:0002094")]  # HPO's subtree only
     clinical = clinlink.load("clinical", exclude=("linker",))(text)
     assert {ent.text: ent._.concept_id for ent in clinical.ents}["STEMI"] == "ICD10CM:I21.3"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "organism", "code", "not_coded"),
+    [
+        ("Blood cultures grew Klebsiella pneumoniae.", "Klebsiella pneumoniae", "B96.1", "J18"),
+        ("Urine culture positive for K. pneumoniae.", "K. pneumoniae", "B96.1", "J18"),
+        ("Sputum culture grew Haemophilus influenzae.", "Haemophilus influenzae", "B96.3", "J11"),
+        ("Streptococcus pneumoniae bacteremia.", "Streptococcus pneumoniae", "B95.3", "J18"),
+        ("Enterobacter cloacae was isolated from the drain.", None, None, "Q43"),
+        ("Neisseria meningitidis was isolated.", None, None, "G03"),
+    ],
+)
+def test_an_organism_is_coded_as_the_cause_not_as_the_disease_its_species_name_reads_as(clinical, sentence, organism, code, not_coded):
+    doc = clinical(sentence)
+    codes = [entry["code"] for entry in doc._.codes["ICD10CM"]] if doc._.codes else []
+    assert not [c for c in codes if c.startswith(not_coded)], f"{sentence!r}: {codes}"
+    if organism is not None:
+        found = {ent.text: ent for ent in doc.ents}
+        assert organism in found, f"{organism!r} not found in {sentence!r}: {list(found)}"
+        assert icd(found[organism]) == code
