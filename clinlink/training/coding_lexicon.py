@@ -25,7 +25,7 @@ from clinlink.kb import KnowledgeBase
 from clinlink.linking.candidates import Candidate
 from clinlink.linking.coding_lexicon import ICD10CM_PREFIX, CodingLexicon, LexiconEntry
 from clinlink.linking.icd_names import icd_core_names
-from clinlink.linking.sites import site_words
+from clinlink.linking.sites import site_sections, site_words
 from clinlink.text.normalize import normalize, stem, tokens
 
 MAX_WORDS = 4
@@ -123,7 +123,10 @@ def _supported(
         entry = entries.get(part)
         return (entry is not None and entry.code[:3] == category) or cores.get(part, "").removeprefix(ICD10CM_PREFIX)[:3] == category
 
-    unnamed = [key for key in unnamed if not NARRATIVE_WORDS.intersection(candidates[key][0].phrase.split())]
+    unnamed = [
+        key for key in unnamed
+        if not NARRATIVE_WORDS.intersection(candidates[key][0].phrase.split()) and not _only_places(candidates[key][0].phrase)
+    ]
     for key, retrieved in zip(unnamed, retrieve([candidates[key][0].phrase for key in unnamed])):
         top = retrieved[0].concept_id.removeprefix(ICD10CM_PREFIX) if retrieved else ""
         confirmed = next((entry for entry in candidates[key] if top and entry.code[:3] == top[:3]), None)
@@ -209,9 +212,15 @@ def _whole_phrases(entries: dict[str, LexiconEntry]) -> dict[str, LexiconEntry]:
 
 
 @cache
-def _body_sites() -> frozenset[str]:
-    """One-word organs and bones of the site rules ("prostatic", "renal", "rib"): a place, not a condition."""
-    return frozenset(key[0] for section in ("organs", "bones") for key in site_words(section) if len(key) == 1)
+def _places() -> frozenset[str]:
+    """One-word sites of the site rules, every section ("prostatic", "rib", "celiac", "hip"): a place, not a
+    condition."""
+    return frozenset(key[0] for section in site_sections() for key in site_words(section) if len(key) == 1)
+
+
+def _only_places(phrase: str) -> bool:
+    """Whether every content word of ``phrase`` is a place or a side ("right hip", "celiac", "endometrial")."""
+    return all(w in _places() or w in OPEN_ENDS for w in phrase.split() if w not in STOP_WORDS)
 
 
 def _named_by(phrase: str, code_words: frozenset[str]) -> bool:
@@ -219,7 +228,7 @@ def _named_by(phrase: str, code_words: frozenset[str]) -> bool:
     stem, or a name's word inside it: "hyperbilirubinemia" ~ "bilirubin"), and one of them names more than a body
     site ("prostatic" alone is not C61 *Malignant neoplasm of prostate*)."""
     content = [w for w in phrase.split() if w not in STOP_WORDS]
-    if all(w in _body_sites() for w in content):
+    if _only_places(phrase):
         return False
     specific = code_words - GENERIC_NAME_WORDS
 

@@ -161,6 +161,12 @@ def test_mining_does_not_code_a_body_site_alone(default_kb):
     lexicon = mine_lexicon(default_kb, texts, codes)
     assert lexicon.lookup("prostatic neoplasm").code == "C61"
     assert lexicon.lookup("prostatic") is None  # the organ, not its malignant neoplasm
+    texts = {f"h{n}": f"The right hip was examined on day {n}. The celiac trunk was normal." for n in range(3)}
+    codes = {doc_id: {"M25.551", "K90.0"} for doc_id in texts}
+    retrieve = lambda phrases: [[Candidate("ICD10CM:M25.551", "Pain in right hip", 0.8)] if "hip" in p else [] for p in phrases]  # noqa: E731
+    lexicon = mine_lexicon(default_kb, texts, codes, retrieve=retrieve)
+    assert lexicon.lookup("right hip") is None and lexicon.lookup("hip") is None  # a place and a side, retrieval or not
+    assert lexicon.lookup("celiac") is None  # named by "Celiac disease" word for word, but a place alone
 
 
 def test_a_concept_entry_codes_every_wording_of_that_concept(tmp_path):
@@ -204,10 +210,11 @@ def test_a_mined_phrase_stays_within_one_conjunct(default_kb):
 
 
 def test_the_packaged_mined_lexicon_holds_no_piece_of_a_narrative():
-    from clinlink.training.coding_lexicon import NARRATIVE_WORDS
+    from clinlink.training.coding_lexicon import NARRATIVE_WORDS, _only_places
 
     lexicon = load_coding_lexicon(resolve_lexicon("codiesp-en"))
     phrases = [entry.phrase for entry in lexicon.entries.values() if entry.code is not None]
     assert len(phrases) > 400
     assert [phrase for phrase in phrases if NARRATIVE_WORDS.intersection(phrase.split())] == []
     assert [phrase for phrase in phrases if " and " in f" {phrase} " or " or " in f" {phrase} "] == []
+    assert [phrase for phrase in phrases if _only_places(phrase)] == []
