@@ -39,8 +39,9 @@ STOP_WORDS = frozenset(
 )
 #: Words a phrase may not end on: "pain in the lower", "ankle and left".
 OPEN_ENDS = frozenset("left right lower upper bilateral anterior posterior superior inferior".split())
-#: Procedures: a code for what the surgery treated is an inference, not what the words name ("prostatectomy").
-PROCEDURE = re.compile(r"(?:ectom|otom|ostom|centesis|plasty|scop)(?:y|ies|ized?)$")
+#: Procedures: a code for what the surgery treated or the test found is an inference, not what the words name
+#: ("prostatectomy", "pericardiocentesis", "coronary arteriography").
+PROCEDURE = re.compile(r"(?:(?:ectom|otom|ostom|scop|graph|biops)(?:y|ies|ized?)|centesis|plast(?:y|ies))$")
 NEGATION = re.compile(r"\b(?:no|not|without|denie[sd]|negative|absence|absent|ruled out|free of|nor)\b")
 NEGATION_REACH = 6  # words before an n-gram that a negation cue reaches
 #: Words of a narrative, not of a condition: a phrase holding one is a piece of a sentence ("abdominal
