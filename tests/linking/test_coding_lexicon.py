@@ -218,3 +218,12 @@ def test_the_packaged_mined_lexicon_holds_no_piece_of_a_narrative():
     assert [phrase for phrase in phrases if NARRATIVE_WORDS.intersection(phrase.split())] == []
     assert [phrase for phrase in phrases if " and " in f" {phrase} " or " or " in f" {phrase} "] == []
     assert [phrase for phrase in phrases if _only_places(phrase)] == []
+
+
+def test_mining_leaves_out_procedures_and_tests(default_kb):
+    texts = {f"p{n}": f"Day {n}: pericardiocentesis was done. Then a coronary arteriography." for n in range(3)}
+    codes = {doc_id: {"I31.3", "I25.10"} for doc_id in texts}
+    read_as = {"pericardiocentesis": "ICD10CM:I31.3", "arteriography": "ICD10CM:I25.10"}
+    retrieve = lambda phrases: [[Candidate(cid, "", 0.8) for word, cid in read_as.items() if word in p] for p in phrases]  # noqa: E731
+    lexicon = mine_lexicon(default_kb, texts, codes, retrieve=retrieve)
+    assert lexicon.lookup("pericardiocentesis") is None and lexicon.lookup("coronary arteriography") is None
