@@ -106,6 +106,12 @@ CLINICAL = {
     "History of diabetes; gestational diabetes in 2010.": [("diabetes", "E11.9", None, "present"), ("gestational diabetes", "O24.4", None, "present")],
     "Endoscopy: hyperemia of the gastric mucosa.": [("hyperemia", "R68.89", None, "present")],
     "He is a smoker with a history of enolism.": [("smoker", "F17.200", None, "present"), ("enolism", "F10.20", None, "present")],
+    # status codes and the translated "-algia" words of case reports: the Alphabetic Index's readings
+    "Type 2 diabetes treated with metformin.": [("Type 2 diabetes", "E11.9", None, "present"), ("metformin", "Z79.84", None, "present")],
+    "Urinary urgency and dysuria for a week.": [("Urinary urgency", "R39.15", "HP:0000012", "present"), ("dysuria", "R30.0", None, "present")],
+    "Right omalgia and left gonalgia since the fall.": [("omalgia", "M25.511", None, "present"), ("gonalgia", "M25.562", None, "present")],
+    "She has had lumbalgia for two weeks.": [("lumbalgia", "M54.50", None, "present")],
+    "Aortic valve replaced with a mechanical valve; allergic to penicillin.": [("mechanical valve", "Z95.2", None, "present"), ("allergic to penicillin", "Z88.0", None, "present")],
 }
 # short forms whose context gives no clinical sense are no mention
 NO_MENTION = ["PE: lungs clear, heart regular.", "Sats 95% on RA.", "Vitals: HR 80, RR 16, on RA.", "Labs are pending."]
