@@ -112,6 +112,7 @@ CLINICAL = {
     "Right omalgia and left gonalgia since the fall.": [("omalgia", "M25.511", None, "present"), ("gonalgia", "M25.562", None, "present")],
     "She has had lumbalgia for two weeks.": [("lumbalgia", "M54.50", None, "present")],
     "Aortic valve replaced with a mechanical valve; allergic to penicillin.": [("mechanical valve", "Z95.2", None, "present"), ("allergic to penicillin", "Z88.0", None, "present")],
+    "Rectal tenesmus and irritability; horseshoe kidney on CT.": [("tenesmus", "R19.8", None, "present"), ("irritability", "R45.4", None, "present"), ("horseshoe kidney", "Q63.1", None, "present")],
     "Labs showed hypernatremia and hypoproteinemia; dry skin.": [("hypernatremia", "E87.0", None, "present"), ("hypoproteinemia", "E88.09", None, "present"), ("dry skin", "L85.3", None, "present")],
 }
 # short forms whose context gives no clinical sense are no mention
