@@ -113,6 +113,7 @@ CLINICAL = {
     "She has had lumbalgia for two weeks.": [("lumbalgia", "M54.50", None, "present")],
     "Aortic valve replaced with a mechanical valve; allergic to penicillin.": [("mechanical valve", "Z95.2", None, "present"), ("allergic to penicillin", "Z88.0", None, "present")],
     "Rectal tenesmus and irritability; horseshoe kidney on CT.": [("tenesmus", "R19.8", None, "present"), ("irritability", "R45.4", None, "present"), ("horseshoe kidney", "Q63.1", None, "present")],
+    "After a fall at home, a fall in hemoglobin was noted.": [("a fall", "W19", None, "present")],
     "Labs showed hypernatremia and hypoproteinemia; dry skin.": [("hypernatremia", "E87.0", None, "present"), ("hypoproteinemia", "E88.09", None, "present"), ("dry skin", "L85.3", None, "present")],
 }
 # short forms whose context gives no clinical sense are no mention
