@@ -42,6 +42,8 @@ OPEN_ENDS = frozenset("left right lower upper bilateral anterior posterior super
 #: Procedures: a code for what the surgery treated or the test found is an inference, not what the words name
 #: ("prostatectomy", "pericardiocentesis", "coronary arteriography").
 PROCEDURE = re.compile(r"(?:(?:ectom|otom|ostom|scop|graph|biops)(?:y|ies|ized?)|centesis|plast(?:y|ies))$")
+#: Drug classes: a drug's code is what it treats, an inference ("bronchodilators" -> a respiratory disorder).
+DRUG = re.compile(r"(?:dilator|blocker|inhibitor|agonist|antagonist|antibiotic|diuretic|analgesic)s?$")
 NEGATION = re.compile(r"\b(?:no|not|without|denie[sd]|negative|absence|absent|ruled out|free of|nor)\b")
 NEGATION_REACH = 6  # words before an n-gram that a negation cue reaches
 #: Words of a narrative, not of a condition: a phrase holding one is a piece of a sentence ("abdominal
@@ -155,7 +157,7 @@ def _affirmed_ngrams(text: str) -> dict[str, str]:
             for end in range(start + 1, min(start + MAX_WORDS, len(words)) + 1):
                 if any(word.isdigit() for word in words[start:end]) or conjunct[end - 1] != conjunct[start]:
                     break
-                if words[end - 1] in STOP_WORDS or words[end - 1] in OPEN_ENDS or any(PROCEDURE.search(w) for w in words[start:end]):
+                if words[end - 1] in STOP_WORDS or words[end - 1] in OPEN_ENDS or any(PROCEDURE.search(w) or DRUG.search(w) for w in words[start:end]):
                     continue
                 if NEGATION.search(" ".join(words[start:end])):
                     break  # "had no fever", "hiv negative": longer n-grams hold the cue too
@@ -219,9 +221,14 @@ def _places() -> frozenset[str]:
     return frozenset(key[0] for section in site_sections() for key in site_words(section) if len(key) == 1)
 
 
+#: Words of anatomy that the site rules do not list, since no code is chosen by them ("right coronary artery").
+ANATOMY_WORDS = frozenset("artery arteries coronary vein veins vessel vessels trunk wall lobe segment area region appendix".split())
+
+
 def _only_places(phrase: str) -> bool:
-    """Whether every content word of ``phrase`` is a place or a side ("right hip", "celiac", "endometrial")."""
-    return all(w in _places() or w in OPEN_ENDS for w in phrase.split() if w not in STOP_WORDS)
+    """Whether every content word of ``phrase`` is a place, a side or a word of anatomy ("right hip", "celiac",
+    "right coronary artery")."""
+    return all(w in _places() or w in OPEN_ENDS or w in ANATOMY_WORDS for w in phrase.split() if w not in STOP_WORDS)
 
 
 def _named_by(phrase: str, code_words: frozenset[str]) -> bool:

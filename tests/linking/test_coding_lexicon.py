@@ -227,3 +227,10 @@ def test_mining_leaves_out_procedures_and_tests(default_kb):
     retrieve = lambda phrases: [[Candidate(cid, "", 0.8) for word, cid in read_as.items() if word in p] for p in phrases]  # noqa: E731
     lexicon = mine_lexicon(default_kb, texts, codes, retrieve=retrieve)
     assert lexicon.lookup("pericardiocentesis") is None and lexicon.lookup("coronary arteriography") is None
+
+
+def test_mining_leaves_out_drug_classes(default_kb):
+    texts = {f"d{n}": f"Day {n}: he received bronchodilators." for n in range(3)}
+    retrieve = lambda phrases: [[Candidate("ICD10CM:J98.8", "", 0.8)] for _ in phrases]  # noqa: E731
+    lexicon = mine_lexicon(default_kb, texts, {doc_id: {"J98.8"} for doc_id in texts}, retrieve=retrieve)
+    assert lexicon.lookup("bronchodilators") is None

@@ -114,6 +114,7 @@ CLINICAL = {
     "Aortic valve replaced with a mechanical valve; allergic to penicillin.": [("mechanical valve", "Z95.2", None, "present"), ("allergic to penicillin", "Z88.0", None, "present")],
     "Rectal tenesmus and irritability; horseshoe kidney on CT.": [("tenesmus", "R19.8", None, "present"), ("irritability", "R45.4", None, "present"), ("horseshoe kidney", "Q63.1", None, "present")],
     "After a fall at home, a fall in hemoglobin was noted.": [("a fall", "W19", None, "present")],
+    "Consumer of cocaine since the age of 20.": [("cocaine", "F14.10", None, "present")],
     "Labs showed hypernatremia and hypoproteinemia; dry skin.": [("hypernatremia", "E87.0", None, "present"), ("hypoproteinemia", "E88.09", None, "present"), ("dry skin", "L85.3", None, "present")],
 }
 # short forms whose context gives no clinical sense are no mention
@@ -228,3 +229,9 @@ def test_an_organism_is_coded_as_the_cause_not_as_the_disease_its_species_name_r
         found = {ent.text: ent for ent in doc.ents}
         assert organism in found, f"{organism!r} not found in {sentence!r}: {list(found)}"
         assert icd(found[organism]) == code
+
+
+def test_hardware_pins_are_no_prostatic_neoplasia(clinical):
+    doc = clinical("The left femur fracture was fixed with pins.")
+    assert "pins" not in [ent.text for ent in doc.ents]
+    assert not [entry for entry in (doc._.codes or {}).get("ICD10CM", []) if entry["code"].startswith("N42")]
