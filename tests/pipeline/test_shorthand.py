@@ -115,6 +115,7 @@ CLINICAL = {
     "Rectal tenesmus and irritability; horseshoe kidney on CT.": [("tenesmus", "R19.8", None, "present"), ("irritability", "R45.4", None, "present"), ("horseshoe kidney", "Q63.1", None, "present")],
     "After a fall at home, a fall in hemoglobin was noted.": [("a fall", "W19", None, "present")],
     "Consumer of cocaine since the age of 20.": [("cocaine", "F14.10", None, "present")],
+    "Dry eye, intermittent fever and severe aortic valve stenosis.": [("Dry eye", "H04.12", None, "present"), ("intermittent fever", "R50.9", None, "present"), ("aortic valve stenosis", "I35.0", None, "present")],
     "Labs showed hypernatremia and hypoproteinemia; dry skin.": [("hypernatremia", "E87.0", None, "present"), ("hypoproteinemia", "E88.09", None, "present"), ("dry skin", "L85.3", None, "present")],
 }
 # short forms whose context gives no clinical sense are no mention
@@ -218,6 +219,7 @@ def test_a_sense_keeps_to_the_concepts_of_its_pipeline(default_kb):
         ("Sputum culture grew Haemophilus influenzae.", "Haemophilus influenzae", "B96.3", "J11"),
         ("Streptococcus pneumoniae bacteremia.", "Streptococcus pneumoniae", "B95.3", "J18"),
         ("Enterobacter cloacae was isolated from the drain.", None, None, "Q43"),
+        ("Urine culture grew E. cloacae.", None, None, "Q43"),
         ("Neisseria meningitidis was isolated.", None, None, "G03"),
     ],
 )
@@ -231,7 +233,7 @@ def test_an_organism_is_coded_as_the_cause_not_as_the_disease_its_species_name_r
         assert icd(found[organism]) == code
 
 
-def test_hardware_pins_are_no_prostatic_neoplasia(clinical):
-    doc = clinical("The left femur fracture was fixed with pins.")
-    assert "pins" not in [ent.text for ent in doc.ents]
+def test_hardware_and_anatomy_are_no_finding(clinical):
+    doc = clinical("The left femur fracture was fixed with pins. He wears an orthosis. The aortic arch was normal.")
+    assert [ent.text for ent in doc.ents] == ["femur fracture"]
     assert not [entry for entry in (doc._.codes or {}).get("ICD10CM", []) if entry["code"].startswith("N42")]
