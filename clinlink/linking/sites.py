@@ -104,11 +104,12 @@ class SiteQuery:
 
 
 @cache
-def site_sections() -> list[str]:
+def site_sections() -> tuple[str, ...]:
     """The sections of ``sites.yaml`` (organs, bones, pain sites, ...)."""
-    return list(yaml.safe_load(SITES_FILE.read_text(encoding="utf-8")))
+    return tuple(yaml.safe_load(SITES_FILE.read_text(encoding="utf-8")))
 
 
+@cache
 def site_words(section: str) -> dict[tuple[str, ...], str]:
     """Site word(s) of a note -> the site as ICD-10-CM names it, for one section of ``sites.yaml``."""
     data = yaml.safe_load(SITES_FILE.read_text(encoding="utf-8"))

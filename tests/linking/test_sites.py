@@ -182,3 +182,10 @@ def test_words_of_notes_that_name_no_finding_give_no_code(default_kb, sentence):
 def test_index_lead_terms_and_bleedings_are_coded_by_their_site(default_kb, sentence, codes):
     doc = clinlink.load("clinical")(sentence)
     assert [entry["code"] for entry in (doc._.codes or {}).get("ICD10CM", [])] == codes
+
+
+def test_site_tables_are_read_once():
+    from clinlink.linking.sites import site_sections, site_words
+
+    assert site_words("organs") is site_words("organs")  # the linker reads them for every mention
+    assert "organs" in site_sections() and site_sections() is site_sections()
