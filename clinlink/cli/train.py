@@ -260,24 +260,14 @@ def coding_lexicon_command(
     kb_dir: Path = KB_DIR,
 ) -> None:
     """Mine phrase -> ICD-10-CM code pairs (and phrases not to code) from notes coded at the document level."""
-    import clinlink
-    from clinlink.training.coding_lexicon import RETRIEVED, mine_lexicon
+    from clinlink.training.coding_lexicon import mine_from_notes
 
     started = time.perf_counter()
     texts = {path.stem: path.read_text(encoding="utf-8", errors="replace") for path in sorted(notes.glob("*.txt"))}
     if not texts:
         raise ConfigError(f"{notes}: no .txt notes")
     gold = _read_codes(codes)
-    nlp = clinlink.load("clinical", ner={"coding_lexicon": None}, linker={"coding_lexicon": None})
-    mentions = {  # the pipeline's own codes of each note (doc._.codes: absent, family, hypothetical left out), with their mention texts
-        doc_id: [(text, entry["code"]) for entry in (doc._.codes or {}).get("ICD10CM", []) for _, _, text in entry["mentions"]]
-        for doc_id, doc in zip(texts, nlp.pipe(texts.values(), batch_size=32))
-    }
-    linker = nlp.get_pipe("linker").linker
-    lexicon = mine_lexicon(
-        _kb(kb_dir), texts, gold, mentions, min_documents, min_precision,
-        retrieve=lambda phrases: linker.link(list(phrases), k=RETRIEVED, sources=["ICD10CM"]),
-    )
+    lexicon = mine_from_notes(_kb(kb_dir), texts, gold, min_documents, min_precision)
     lexicon = replace(lexicon, header=(
         "clinlink coding lexicon: phrase -> ICD-10-CM code ('-': not coded), mined by `clinlink train coding-lexicon`.",
         f"data: {len(texts)} notes of {notes.name}, {sum(map(len, gold.values()))} document-level codes",

@@ -100,6 +100,26 @@ def mine_lexicon(
     return CodingLexicon(entries)
 
 
+def mine_from_notes(
+    kb: KnowledgeBase, texts: Mapping[str, str], codes: Mapping[str, set[str]], min_documents: int = 2, min_precision: float = 0.6
+) -> CodingLexicon:
+    """:func:`mine_lexicon` with the ``clinical`` pipeline read without any coding lexicon: its ``doc._.codes``
+    give the no-code entries and its linker's retrieval confirms codes (what ``clinlink train coding-lexicon``
+    runs)."""
+    import clinlink
+
+    nlp = clinlink.load("clinical", ner={"coding_lexicon": None}, linker={"coding_lexicon": None})
+    mentions = {  # the pipeline's own codes of each note (absent, family, hypothetical left out), with their mention texts
+        doc_id: [(text, entry["code"]) for entry in (doc._.codes or {}).get("ICD10CM", []) for _, _, text in entry["mentions"]]
+        for doc_id, doc in zip(texts, nlp.pipe(texts.values(), batch_size=32))
+    }
+    linker = nlp.get_pipe("linker").linker
+    return mine_lexicon(
+        kb, texts, codes, mentions, min_documents, min_precision,
+        retrieve=lambda phrases: linker.link(list(phrases), k=RETRIEVED, sources=["ICD10CM"]),
+    )
+
+
 def _supported(
     kb: KnowledgeBase, candidates: dict[str, list[LexiconEntry]], retrieve: Callable[[Sequence[str]], list[list[Candidate]]] | None
 ) -> dict[str, LexiconEntry]:
